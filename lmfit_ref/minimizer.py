@@ -1,0 +1,408 @@
+"""The Minimizer: from named Parameters to an engine's vector and back.
+
+This module composes the others. The data path of one fit:
+
+1. ``prepare_fit`` walks the Parameters once. It checks the user's
+   function and arguments, picks the varying parameters, chooses each one's
+   bounds transform (``bounds.transform_for``) and computes the internal
+   starting vector ``u0``. Everything that can be decided before the first
+   evaluation is decided here.
+2. The engine calls ``residual(u)`` many times: the hot path. It maps each
+   ``u_i`` to ``P_i`` with the precomputed function, writes it into the
+   Parameter, calls the user's function, and checks what came back (an
+   array of float, the same length every time, every element finite)
+   with a handful of cheap tests. No parsing, no sorting, no dictionaries
+   built, no copies.
+3. After the engine returns, the best values are written back, the fit
+   statistics computed, and ``covariance.py`` turns the engine's covariance
+   into ``stderr`` and ``correl`` in the user's coordinates.
+4. If anything raises (the user's function, a NaN, a length change, even
+   KeyboardInterrupt), every Parameter gets back exactly the state it had
+   before the fit, and the exception says at which evaluation and with
+   which values it happened.
+
+Notation
+--------
+u        internal vector the engine moves, shape (nvarys,)
+P        external values, ``Parameter.value``
+r        residual, the user's function's return, shape (ndata,)
+nfree    ndata - nvarys
+chisqr   sum(r**2);  redchi = chisqr / nfree
+
+Book: book/fitting.md
+"""
+import functools
+import math
+import warnings
+
+import numpy as np
+
+from . import bounds, covariance
+from .engines import get_engine
+from .parameters import Parameters
+
+__all__ = ["Minimizer", "minimize", "FitError"]
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+class FitError(RuntimeError):
+    """A fit stopped because the residual function misbehaved.
+
+    The message names the evaluation and the parameter values at fault; the
+    original exception, if any, is chained as ``__cause__``. The caller's
+    Parameters are restored before this is raised.
+    """
+
+
+def _describe(params):
+    return ", ".join(f"{name}={par.value!r}" for name, par in params.items())
+
+
+def _where(count, params):
+    return f"at evaluation {count} (parameters {_describe(params)})"
+
+
+def _as_residual(r, count, params):
+    """Convert a residual that is not a 1-d float64 array, or refuse it.
+
+    Lists, tuples and arrays of any real dtype are converted (a 2-d array
+    is flattened, as MINPACK sees only a vector); a scalar, None, complex
+    values or text are refused.
+    """
+    if r is None:
+        raise FitError(f"the residual function returned None {_where(count, params)}; it must return "
+                       "an array of residuals (did it forget `return`?)")
+    try:
+        arr = np.asarray(r)
+    except Exception as err:  # ragged lists and the like
+        raise FitError(f"the residual function returned {type(r).__name__}, which is not "
+                       f"an array of numbers, {_where(count, params)}") from err
+    if arr.ndim == 0:
+        raise FitError(f"the residual function returned a scalar ({type(r).__name__}) {_where(count, params)}; "
+                       "least squares needs the array of residuals, not their sum")
+    if arr.dtype.kind not in "biuf":
+        raise FitError(f"the residual function returned an array of dtype {arr.dtype} {_where(count, params)}; "
+                       "it must be real numbers")
+    return np.ascontiguousarray(arr, dtype=np.float64).ravel()
+
+
+class Minimizer:
+    """Fit `params` so that the sum of squares of ``function(params, ...)`` is least.
+
+    Parameters
+    ----------
+    function : callable or None
+        ``function(params, *fcn_args, **fcn_kws) -> ndarray``, the residual
+        (manual 3.2). May be given later (``mini.userfcn = f``).
+    params : Parameters or None
+        Updated in place by a fit; ``Minimizer.params`` is this object.
+    fcn_args : tuple, optional
+        Positional arguments for `function`.
+    fcn_kws : dict, optional
+        Keyword arguments for `function`.
+    scale_covar : bool, optional
+        Scale the covariance by the reduced chi-square (default True, as
+        in lmfit 0.5; see ``covariance.py``).
+    **kws
+        Default keywords for the engine (the manual's ``leastsq_kws``),
+        overridden by those given to ``leastsq()``.
+
+    Attributes
+    ----------
+    The manual's Table of Fit Results, set by each fit: ``nfev``,
+    ``success``, ``errorbars``, ``message``, ``ier``, ``lmdif_message``,
+    ``nvarys``, ``ndata``, ``nfree``, ``residual``, ``chisqr``, ``redchi``;
+    also ``var_names`` (the varying parameters, in order) and ``covar``
+    (their covariance, shape (nvarys, nvarys), or None).
+    """
+
+    def __init__(self, function=None, params=None, fcn_args=None, fcn_kws=None,
+                 scale_covar=True, **kws):
+        self.userfcn = function
+        self.params = params
+        self.userargs = () if fcn_args is None else tuple(fcn_args)
+        self.userkws = {} if fcn_kws is None else dict(fcn_kws)
+        self.scale_covar = scale_covar
+        self.kws = kws
+        self._check_inputs(require=False)
+        # The Table of Fit Results; None until a fit has run.
+        self.nfev = self.success = self.errorbars = self.message = None
+        self.ier = self.lmdif_message = None
+        self.nvarys = self.ndata = self.nfree = None
+        self.residual = self.chisqr = self.redchi = None
+        self.var_names = self.covar = None
+
+    def _check_inputs(self, require):
+        if self.userfcn is None or self.params is None:
+            if require:
+                missing = "function" if self.userfcn is None else "params"
+                raise ValueError(f"Minimizer has no {missing}; give it to Minimizer(function, params) "
+                                 "or set .userfcn / .params before fitting")
+        if self.userfcn is not None and not callable(self.userfcn):
+            raise TypeError(f"the fitting function must be callable, got {type(self.userfcn).__name__}")
+        if self.params is not None and not isinstance(self.params, Parameters):
+            raise TypeError("params must be a lmfit_ref Parameters object, got "
+                            f"{type(self.params).__name__}; build one with Parameters() and add()")
+
+    # -- step 1: prepare ----------------------------------------------------------
+    def prepare_fit(self):
+        """Check the inputs and set up the internal vector (manual 3.5).
+
+        After this, the user's function can be called with ``self.params``
+        to see the starting model. Raises before any evaluation if a
+        parameter cannot be fitted as defined.
+        """
+        self._check_inputs(require=True)
+        varying, maps, u0 = [], [], []
+        for name, par in self.params.items():
+            if par.expr is not None:
+                # Interim, until the expression evaluator arrives (issue 3).
+                raise ValueError(f"parameter {name!r} has expr={par.expr!r}: constraint expressions "
+                                 "are not supported yet by lmfit_ref; fix it (vary=False) and set "
+                                 "its value instead")
+            if not par.vary:
+                continue
+            if par.value is None:
+                raise ValueError(f"parameter {name!r} varies but has no value; give it a starting value")
+            a, b = par.min, par.max
+            if a is not None and a == b:
+                raise ValueError(f"parameter {name!r} varies but min == max == {a}; "
+                                 "use vary=False to fix it")
+            to_external, to_internal, slope = bounds.transform_for(a, b)
+            u = to_internal(par.value, a, b)
+            if slope(u, a, b) == 0.0:
+                warnings.warn(f"parameter {name!r} starts exactly on its bound ({par.value}); "
+                              "the bounds transform is flat there (dP/du = 0), so the fit "
+                              "cannot move it. Start it inside the bounds.", stacklevel=3)
+            varying.append(par)
+            maps.append((to_external, slope, a, b))
+            u0.append(u)
+        if not varying:
+            raise ValueError("no parameter varies: set vary=True on at least one parameter")
+        self.var_names = [par.name for par in varying]
+        self.nvarys = len(varying)
+        self._varying, self._maps = varying, maps
+        self._u0 = np.array(u0, dtype=float)
+
+    # -- step 2: the hot path ------------------------------------------------------
+    def _make_objective(self, user_jacobian=None, col_deriv=False):
+        """Build ``residual(u)`` (and ``jacobian(u)``) for the engine.
+
+        Everything the closures use is bound to local names here, once, so
+        that each evaluation only writes nvarys floats, calls the user's
+        function and makes four cheap checks on what it returns.
+        """
+        params = self.params
+        # partial binds the user's arguments once; calling it is C-level.
+        call = functools.partial(self.userfcn, params, *self.userargs, **self.userkws)
+        varying, nvarys = self._varying, self.nvarys
+        # Unbounded parameters take u_i as it is; bounded ones are then
+        # overwritten with P(u_i). Skipping the identity call for the first
+        # kind is the commonest case made cheapest.
+        bounded = [(par, to_external, a, b, i) for i, (par, (to_external, _, a, b))
+                   in enumerate(zip(varying, self._maps)) if to_external is not bounds.free_to_external]
+        isfinite = math.isfinite
+        shape = None  # (ndata,), learned from the first evaluation
+        count = 0
+
+        def set_values(u):
+            values = u.tolist()
+            for par, v in zip(varying, values):
+                par._value = v
+            for par, to_external, a, b, i in bounded:
+                par._value = to_external(values[i], a, b)
+
+        def check(r):
+            """The slow path: convert or refuse `r`, learn or enforce its length."""
+            nonlocal shape
+            r = _as_residual(r, count, params)
+            if shape is None:
+                if r.shape[0] < nvarys:
+                    raise FitError(f"the residual function returned {r.shape[0]} values, fewer than "
+                                   f"the {nvarys} varying parameters; least squares needs at "
+                                   "least as many residuals as variables")
+                shape = r.shape
+            elif r.shape != shape:
+                raise FitError(f"the residual function returned {r.shape[0]} values at evaluation "
+                               f"{count}, but {shape[0]} before; its length must not change "
+                               f"(parameters {_describe(params)})")
+            return r
+
+        def residual(u):
+            nonlocal count
+            count += 1
+            values = u.tolist()  # set_values(u), inlined: this is the hot path
+            for par, v in zip(varying, values):
+                par._value = v
+            for par, to_external, a, b, i in bounded:
+                par._value = to_external(values[i], a, b)
+            try:
+                r = call()
+            except Exception as err:
+                raise FitError(f"the residual function raised {type(err).__name__}: {err} "
+                               f"at evaluation {count} (parameters {_describe(params)})") from err
+            # Fast test: a 1-d float64 array of the length seen before. Anything
+            # else (a list, another dtype or length, the first call) goes the
+            # slow way, which converts or raises.
+            try:
+                fast = r.dtype is _FLOAT64 and r.shape == shape
+            except AttributeError:
+                fast = False
+            if not fast:
+                r = check(r)
+            # One dot product (fast) tells whether all are finite; only if it
+            # is not (NaN, inf, or a huge-but-finite overflow) look closer.
+            if not isfinite(r.dot(r)) and not np.isfinite(r).all():
+                bad = int(np.flatnonzero(~np.isfinite(r))[0])
+                raise FitError(f"the residual function returned {r[bad]} at index {bad} at "
+                               f"evaluation {count} (parameters {_describe(params)})")
+            return r
+
+        def evaluations():
+            return count
+
+        if user_jacobian is None:
+            return residual, None, evaluations
+        slopes = [(slope, a, b) for (_, slope, a, b) in self._maps]
+
+        def jacobian(u):
+            set_values(u)
+            try:
+                J = np.asarray(user_jacobian(params, *self.userargs, **self.userkws), dtype=float)
+            except Exception as err:
+                raise FitError(f"Dfun raised {type(err).__name__}: {err} "
+                               f"(parameters {_describe(params)})") from err
+            want = (nvarys, shape[0]) if col_deriv else (shape[0], nvarys)
+            if J.shape != want or not np.isfinite(J).all():
+                raise FitError(f"Dfun must return a finite array of shape {want} "
+                               f"({'col_deriv=True' if col_deriv else 'rows = residuals'}), got "
+                               f"shape {J.shape} (parameters {_describe(params)})")
+            # Chain rule: dr/du = dr/dP * dP/du, one factor per parameter.
+            D = np.array([slope(v, a, b) for (slope, a, b), v in zip(slopes, u.tolist())])
+            return J * D[:, None] if col_deriv else J * D
+
+        return residual, jacobian, evaluations
+
+    # -- steps 3 and 4: run, write back, or restore ---------------------------------
+    def _fit(self, engine_name, kws):
+        self._check_inputs(require=True)
+        saved = [(par, par._get_state()) for par in self.params.values()]
+        try:
+            self.prepare_fit()
+            engine = get_engine(engine_name)
+            options = {**self.kws, **kws}
+            user_jacobian = options.pop("Dfun", None)
+            if user_jacobian is not None and not callable(user_jacobian):
+                raise TypeError(f"Dfun must be callable, got {type(user_jacobian).__name__}")
+            col_deriv = bool(options.get("col_deriv", False))
+            residual, jacobian, evaluations = self._make_objective(user_jacobian, col_deriv)
+            result = engine.run(residual, self._u0.copy(), jacobian=jacobian, **options)
+            self._finish(result, residual, evaluations)
+        except BaseException:
+            for par, state in saved:
+                par._set_state(state)
+            raise
+        return self.success
+
+    def _finish(self, result, residual, evaluations):
+        """Write the best point back and compute the Table of Fit Results."""
+        u = np.asarray(result.u, dtype=float)
+        fvec = result.fvec if result.fvec is not None else residual(u)
+        for par, (to_external, _, a, b), v in zip(self._varying, self._maps, u.tolist()):
+            par._value = to_external(v, a, b)
+
+        self.nfev = evaluations()
+        self.success = bool(result.success)
+        self.ier = result.info.get("ier")
+        self.lmdif_message = result.info.get("lmdif_message")
+        self.residual = fvec
+        self.ndata = len(fvec)
+        self.nfree = self.ndata - self.nvarys
+        self.chisqr = float(fvec @ fvec)
+        self.redchi = self.chisqr / self.nfree if self.nfree > 0 else math.nan
+
+        status = "Fit succeeded" if self.success else "Fit did not converge"
+        self.message = f"{status}: {' '.join(str(result.message).split())}"
+        problems = self._uncertainties(result.cov_u, u)
+        self.errorbars = not problems
+        if problems:
+            self.message += " Uncertainties not estimated: " + "; ".join(problems) + "."
+
+    def _uncertainties(self, cov_u, u):
+        """Set stderr and correl on every parameter; return what went wrong."""
+        self.covar = None
+        for par in self.params.values():
+            # A fixed parameter is not estimated: its uncertainty within this
+            # fit is exactly zero (the manual's 2.4 prints it with %.4f).
+            par.stderr, par.correl = (None, None) if par.vary else (0.0, None)
+        if self.nfree <= 0:
+            return [f"no degrees of freedom ({self.ndata} residuals for {self.nvarys} variables)"]
+        if cov_u is None:
+            return ["the engine gave no covariance (J^T J is singular: some parameter "
+                    "has no effect on the fit, or two have the same effect)"]
+        D = [slope(v, a, b) for (_, slope, a, b), v in zip(self._maps, u.tolist())]
+        self.covar = covariance.external_covariance(cov_u, D, self.redchi, self.scale_covar)
+        stderr, correl = covariance.stderr_correl(self.covar, self.var_names)
+        problems = []
+        for par, s, c, d in zip(self._varying, stderr, correl, D):
+            par.stderr, par.correl = s, c
+            if s is None:
+                problems.append(f"{par.name!r} ended on its bound (dP/du = 0)" if d == 0.0 else
+                                f"the variance of {par.name!r} is not a positive number")
+        return problems
+
+    def leastsq(self, **kws):
+        """Fit with Levenberg-Marquardt (``scipy.optimize.leastsq``).
+
+        Keywords go to ``scipy.optimize.leastsq`` (``xtol``, ``ftol``,
+        ``gtol``, ``maxfev``, ``epsfcn``, ``factor``, ``diag``,
+        ``col_deriv``), with the manual's defaults xtol = ftol = 1e-7 and
+        maxfev = 1000*(nvarys+1). ``Dfun(params, *fcn_args, **fcn_kws)``
+        may give the Jacobian d(residual)/d(value) of the varying
+        parameters, shape (ndata, nvarys) (or (nvarys, ndata) with
+        ``col_deriv=True``); it is chained through the bounds transform.
+
+        Returns
+        -------
+        bool
+            `success`: True only for MINPACK's convergence codes 1-4.
+        """
+        return self._fit("leastsq", kws)
+
+
+def minimize(function, params, args=None, kws=None, engine="leastsq", **leastsq_kws):
+    """Fit `params` to minimise the sum of squares of `function` (manual 3.1).
+
+    Parameters
+    ----------
+    function : callable
+        ``function(params, *args, **kws) -> ndarray`` of residuals.
+    params : Parameters
+        Updated in place with the best values, stderr and correl.
+    args : tuple, optional
+    kws : dict, optional
+        Extra positional and keyword arguments for `function`.
+    engine : str
+        The fitting engine (``'leastsq'``).
+    **leastsq_kws
+        ``scale_covar`` for the Minimizer; all others go to the engine.
+
+    Returns
+    -------
+    Minimizer
+        Holding the fit statistics; ``.params`` is `params`.
+
+    Examples
+    --------
+    >>> from lmfit_ref import Parameters
+    >>> x = np.linspace(0, 1, 11)
+    >>> p = Parameters()
+    >>> p.add('slope', value=1.0)
+    >>> out = minimize(lambda p: p['slope'].value * x - 2 * x, p)
+    >>> out.success, round(p['slope'].value, 10), out.nfree
+    (True, 2.0, 10)
+    """
+    fitter = Minimizer(function, params, fcn_args=args, fcn_kws=kws, **leastsq_kws)
+    fitter._fit(engine, {})  # an unknown engine raises, listing the valid ones
+    return fitter
