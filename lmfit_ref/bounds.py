@@ -72,7 +72,7 @@ Book: book/bounds.md
 """
 import math
 
-__all__ = ["to_internal", "to_external", "slope", "transform_for", "clip"]
+__all__ = ["to_internal", "to_external", "slope", "transform_for", "near_bound", "clip"]
 
 
 # -- no bound ----------------------------------------------------------------
@@ -112,7 +112,7 @@ def lower_to_internal(P, a, b):
     3.0
     """
     d = max(P - a, 0.0)
-    return math.sqrt(d * (d + 2.0))
+    return math.sqrt(d) * math.sqrt(d + 2.0)  # d * (d + 2) would overflow past 1e154
 
 
 def lower_slope(u, a, b):
@@ -134,7 +134,7 @@ def upper_to_external(u, a, b):
 def upper_to_internal(P, a, b):
     """u = sqrt((b - P + 1)**2 - 1) = sqrt(d * (d + 2)), d = b - P >= 0."""
     d = max(b - P, 0.0)
-    return math.sqrt(d * (d + 2.0))
+    return math.sqrt(d) * math.sqrt(d + 2.0)
 
 
 def upper_slope(u, a, b):
@@ -222,6 +222,27 @@ def slope(u, a=None, b=None):
     0.0
     """
     return transform_for(a, b)[2](u, a, b)
+
+
+def near_bound(u, a=None, b=None, tol=1e-3):
+    """True if the map is nearly flat at u: dP/du below `tol` times its largest value.
+
+    The largest slope is (b - a)/2 for two bounds and 1 (as u grows) for
+    one. Below ``tol = 1e-3`` the parameter is within about 1e-6 of its
+    bound (``(b - a) * tol**2 / 4`` for two bounds, ``tol**2 / 2`` in P's
+    own units for one): the linearisation behind the error bars has
+    collapsed there, and the engine's covariance (from a Jacobian at an
+    earlier iterate) no longer matches dP/du at the final point.
+
+    >>> near_bound(to_internal(1.0 - 1e-12, 0.0, 1.0), 0.0, 1.0)
+    True
+    >>> near_bound(to_internal(0.5, 0.0, 1.0), 0.0, 1.0), near_bound(7.0)
+    (False, False)
+    """
+    if a is None and b is None:
+        return False
+    largest = 1.0 if a is None or b is None else (b - a) * 0.5
+    return abs(slope(u, a, b)) < tol * largest
 
 
 def clip(P, a=None, b=None):

@@ -79,8 +79,9 @@ def external_covariance(cov_u, dP_du, redchi=1.0, scale_covar=True):
            [0., 1.]])
     """
     D = np.asarray(dP_du, dtype=float)
-    cov = cov_u * np.outer(D, D)
-    return cov * redchi if scale_covar else cov
+    scale = redchi if scale_covar else 1.0
+    # (D C D)_ij = D_i C_ij D_j: scale the columns by D, the rows by D * scale.
+    return (cov_u * D) * (D * scale)[:, None]
 
 
 def stderr_correl(cov, names):
@@ -116,8 +117,9 @@ def stderr_correl(cov, names):
     n = len(names)
     stderr = [math.sqrt(C[i][i]) if math.isfinite(C[i][i]) and C[i][i] > 0 else None
               for i in range(n)]
-    correl = [None if stderr[i] is None else
-              {names[j]: C[i][j] / (stderr[i] * stderr[j])
-               for j in range(n) if j != i and stderr[j] is not None}
-              for i in range(n)]
+    correl = []
+    for i, (row, si) in enumerate(zip(C, stderr)):
+        correl.append(None if si is None else
+                      {names[j]: cij / (si * sj)
+                       for j, (cij, sj) in enumerate(zip(row, stderr)) if j != i and sj is not None})
     return stderr, correl

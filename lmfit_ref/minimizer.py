@@ -33,7 +33,6 @@ Book: book/fitting.md
 """
 import functools
 import math
-import warnings
 
 import numpy as np
 
@@ -159,8 +158,8 @@ class Minimizer:
             if par.expr is not None:
                 # Interim, until the expression evaluator arrives (issue 3).
                 raise ValueError(f"parameter {name!r} has expr={par.expr!r}: constraint expressions "
-                                 "are not supported yet by lmfit_ref; fix it (vary=False) and set "
-                                 "its value instead")
+                                 "are not supported yet by lmfit_ref; remove the expression "
+                                 "(expr=None) and give the parameter a value instead")
             if not par.vary:
                 continue
             if par.value is None:
@@ -169,12 +168,17 @@ class Minimizer:
             if a is not None and a == b:
                 raise ValueError(f"parameter {name!r} varies but min == max == {a}; "
                                  "use vary=False to fix it")
+            # deviation: lmfit 0.5 clipped values into [min, max]; here bounds
+            # are a change of variables (bounds.py), with dP/du in the errors.
+            if par.value == a or par.value == b:
+                # The map is flat on the bound (dP/du = 0): MINPACK would see a
+                # zero Jacobian column there and the fit would not move at all.
+                raise ValueError(f"parameter {name!r} starts exactly on its bound ({par.value}): "
+                                 "the bounds transform is flat there (dP/du = 0), so the fit "
+                                 "could not move it; start it inside the bounds, or fix it "
+                                 "with vary=False")
             to_external, to_internal, slope = bounds.transform_for(a, b)
             u = to_internal(par.value, a, b)
-            if slope(u, a, b) == 0.0:
-                warnings.warn(f"parameter {name!r} starts exactly on its bound ({par.value}); "
-                              "the bounds transform is flat there (dP/du = 0), so the fit "
-                              "cannot move it. Start it inside the bounds.", stacklevel=3)
             varying.append(par)
             maps.append((to_external, slope, a, b))
             u0.append(u)
@@ -286,7 +290,8 @@ class Minimizer:
 
     # -- steps 3 and 4: run, write back, or restore ---------------------------------
     def _fit(self, engine_name, kws):
-        self._check_inputs(require=True)
+        if self.params is None:
+            self._check_inputs(require=True)  # raises, saying what is missing
         saved = [(par, par._get_state()) for par in self.params.values()]
         try:
             self.prepare_fit()
@@ -312,6 +317,8 @@ class Minimizer:
         for par, (to_external, _, a, b), v in zip(self._varying, self._maps, u.tolist()):
             par._value = to_external(v, a, b)
 
+        # deviation: nfev counts every call of the user's function, including
+        # SciPy's initial shape check, which MINPACK's own count leaves out.
         self.nfev = evaluations()
         self.success = bool(result.success)
         self.ier = result.info.get("ier")
@@ -332,24 +339,45 @@ class Minimizer:
     def _uncertainties(self, cov_u, u):
         """Set stderr and correl on every parameter; return what went wrong."""
         self.covar = None
+        # deviation: a stderr that could not be estimated is None, never a
+        # silent 0, and errorbars is False with the reason in the message.
         for par in self.params.values():
             # A fixed parameter is not estimated: its uncertainty within this
             # fit is exactly zero (the manual's 2.4 prints it with %.4f).
             par.stderr, par.correl = (None, None) if par.vary else (0.0, None)
+        values = u.tolist()
+        # A parameter on its bound has no Gaussian error bar (the manual's
+        # 3.4: being near a bound makes errorbars False), whatever the
+        # engine's covariance says: that came from a Jacobian at an earlier
+        # iterate, where dP/du was not yet ~0.
+        on_bound = [(a is not None or b is not None) and bounds.near_bound(v, a, b)
+                    for v, (_, _, a, b) in zip(values, self._maps)]
+        problems = [f"{par.name!r} ended at its bound (value {par.value!r}, bounds "
+                    f"[{par.min}, {par.max}]), where dP/du is ~0"
+                    for par, flag in zip(self._varying, on_bound) if flag]
         if self.nfree <= 0:
-            return [f"no degrees of freedom ({self.ndata} residuals for {self.nvarys} variables)"]
+            return problems + [f"no degrees of freedom ({self.ndata} residuals for "
+                               f"{self.nvarys} variables)"]
         if cov_u is None:
-            return ["the engine gave no covariance (J^T J is singular: some parameter "
-                    "has no effect on the fit, or two have the same effect)"]
-        D = [slope(v, a, b) for (_, slope, a, b), v in zip(self._maps, u.tolist())]
+            if problems:  # the bound explains the singular matrix
+                return problems
+            if not self.success:
+                return ["the fit did not converge, so the engine computed no covariance"]
+            return ["the engine gave no covariance: J^T J is singular (a parameter has "
+                    "no effect on the fit, or a combination of them has none)"]
+        D = [slope(v, a, b) for (_, slope, a, b), v in zip(self._maps, values)]
         self.covar = covariance.external_covariance(cov_u, D, self.redchi, self.scale_covar)
         stderr, correl = covariance.stderr_correl(self.covar, self.var_names)
-        problems = []
-        for par, s, c, d in zip(self._varying, stderr, correl, D):
-            par.stderr, par.correl = s, c
+        dropped = {par.name for par, s, flag in zip(self._varying, stderr, on_bound)
+                   if s is None or flag}
+        for par, s, c, flag in zip(self._varying, stderr, correl, on_bound):
+            if flag:
+                continue
             if s is None:
-                problems.append(f"{par.name!r} ended on its bound (dP/du = 0)" if d == 0.0 else
-                                f"the variance of {par.name!r} is not a positive number")
+                problems.append(f"the variance of {par.name!r} is not a positive number")
+                continue
+            par.stderr = s
+            par.correl = {k: r for k, r in c.items() if k not in dropped} if dropped else c
         return problems
 
     def leastsq(self, **kws):

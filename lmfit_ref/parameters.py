@@ -182,6 +182,9 @@ class Parameter:
             raise ValueError(f"parameter {name!r}: value {value} is not finite")
         if min is not None and max is not None and min > max:
             raise ValueError(f"parameter {name!r}: min {min} is greater than max {max}")
+        # deviation: lmfit 0.5 clipped an out-of-bounds value into [min, max]
+        # when the fit began, so the fit silently started elsewhere than the
+        # user said. Here it is an error at the moment it is defined.
         if value is not None and min is not None and value < min:
             raise ValueError(f"parameter {name!r}: value {value} is below min {min}; set a value "
                              "inside [min, max] or use Parameter.set(value=..., min=...)")
@@ -316,8 +319,13 @@ class Parameters(dict):
         super().__setitem__(key, par)
 
     def update(self, *args, **kws):
-        """Like ``dict.update``, with every item checked by `__setitem__`."""
-        for key, par in dict(*args, **kws).items():
+        """Like ``dict.update``, with every item checked before any is stored."""
+        items = dict(*args, **kws)
+        for key, par in items.items():
+            check_name(key)
+            if not isinstance(par, Parameter):
+                raise TypeError(f"Parameters[{key!r}] must be a Parameter, got {type(par).__name__} {par!r}")
+        for key, par in items.items():
             self[key] = par
 
     def setdefault(self, key, default=None):
@@ -340,10 +348,6 @@ class Parameters(dict):
         Shorter tuples take the defaults of `add` for the missing entries, so
         ``add_many(('a', 0.1), ('b', 1))`` works (the manual's 4.2).
 
-        # deviation: lmfit 0.5's code took the tuple in the order (name,
-        # value, vary, expr, min, max), so tuples written as its manual shows
-        # put the bounds in the wrong slots. The manual's order is used here.
-
         All tuples are checked before any is stored: a bad entry raises and
         leaves the collection unchanged.
         """
@@ -353,6 +357,11 @@ class Parameters(dict):
                 raise TypeError("add_many takes tuples (name, value, vary, min, max, expr) "
                                 f"with 1 to 6 entries, got {entry!r}")
             name = check_name(entry[0])
+            if any(name == seen for seen, _ in built):
+                raise ValueError(f"add_many: parameter {name!r} is given twice")
+            # deviation: lmfit 0.5's code read the tuple as (name, value, vary,
+            # expr, min, max), so tuples written as its manual shows put the
+            # bounds in the wrong slots. The manual's order is used here.
             built.append((name, Parameter(*entry[1:5], name=name,
                                           expr=entry[5] if len(entry) > 5 else None)))
         for name, par in built:

@@ -49,6 +49,8 @@ def format_errors(params, modelpars=None, show_correl=True, min_correl=0.1):
       a:      0.09992+/- 0.00019 (initial= 0.100000)
       b:      2.00000 (fixed)
     """
+    # deviation: min_correl is an addition to the manual's signature; the
+    # manual's 4.2 prints "inital=" in one listing, "initial=" is used here.
     width = max((len(name) for name in params), default=0) + 1
     lines = []
     for name, par in params.items():

@@ -42,6 +42,8 @@ from .base import EngineResult
 #: Keywords passed on to ``scipy.optimize.leastsq``.
 KEYWORDS = ("xtol", "ftol", "gtol", "maxfev", "epsfcn", "factor", "diag", "col_deriv")
 
+_ACCEPTED = frozenset(KEYWORDS)
+
 #: MINPACK ``info`` values that mean convergence.
 SUCCESS_CODES = (1, 2, 3, 4)
 
@@ -86,15 +88,15 @@ def run(residual, u0, jacobian=None, **kws):
     >>> res.success, np.round(res.u, 6).tolist(), res.info['ier'] in SUCCESS_CODES
     (True, [1.0, 1.0], True)
     """
-    unknown = sorted(set(kws) - set(KEYWORDS))
+    unknown = kws.keys() - _ACCEPTED
     if unknown:
-        raise TypeError(f"leastsq got unexpected keyword(s) {unknown}; "
+        raise TypeError(f"leastsq got unexpected keyword(s) {sorted(unknown)}; "
                         f"it takes {', '.join(KEYWORDS)} and Dfun")
     options = defaults(len(u0))
     options.update(kws)
     u, cov_u, infodict, mesg, ier = _scipy_leastsq(
         residual, u0, Dfun=jacobian, full_output=True, **options)
     return EngineResult(
-        u=np.atleast_1d(u), success=ier in SUCCESS_CODES, message=mesg,
+        u=u, success=ier in SUCCESS_CODES, message=mesg,
         nfev=int(infodict["nfev"]), cov_u=cov_u, fvec=infodict["fvec"],
         info={"ier": int(ier), "lmdif_message": mesg})

@@ -1,0 +1,561 @@
+"""The Minimizer with the leastsq engine (manual 3.1, 3.5).
+
+References: scipy.optimize.leastsq called directly here on the same problem
+from the same start with the same tolerances, and analytic Jacobians.
+The fault contract: every misbehaving residual function gives a clear
+exception, the caller's Parameters keep exactly their state, and a
+following good fit works.
+"""
+import copy
+
+import numpy as np
+import pytest
+from scipy.optimize import leastsq
+
+import lmfit_ref
+import lmfit_ref.engines.leastsq as engine_leastsq
+from lmfit_ref import FitError, Minimizer, Parameter, Parameters, minimize
+
+X = np.linspace(0.0, 10.0, 101)
+TRUE = dict(A=3.0, tau=2.0, c=0.5)
+Y = (TRUE["A"] * np.exp(-X / TRUE["tau"]) + TRUE["c"]
+     + 0.02 * np.random.default_rng(1).standard_normal(X.size))
+
+
+def residual(params, x, data):
+    return params["A"].value * np.exp(-x / params["tau"].value) + params["c"].value - data
+
+
+def residual_vector(v, x, data):
+    # The same arithmetic on a plain vector, for scipy directly.
+    return v[0] * np.exp(-x / v[1]) + v[2] - data
+
+
+def jacobian(params, x, data):
+    A, tau = params["A"].value, params["tau"].value
+    e = np.exp(-x / tau)
+    return np.column_stack([e, A * e * x / tau**2, np.ones_like(x)])
+
+
+def make_params(A=1.0, tau=1.0, c=0.0, bounds=None):
+    bounds = bounds or {}
+    p = Parameters()
+    p.add("A", value=A, **bounds.get("A", {}))
+    p.add("tau", value=tau, **bounds.get("tau", {}))
+    p.add("c", value=c, **bounds.get("c", {}))
+    return p
+
+
+def snapshot(params):
+    """Every attribute of every parameter, deep-copied, in order."""
+    return [(key, par.name, par.value, par.vary, par.min, par.max, par.expr,
+             par.stderr, copy.deepcopy(par.correl), par.init_value)
+            for key, par in params.items()]
+
+
+def counting(fcn):
+    calls = [0]
+
+    def wrapped(*args, **kws):
+        calls[0] += 1
+        return fcn(*args, **kws)
+    return wrapped, calls
+
+
+# -- agreement with scipy.optimize.leastsq --------------------------------------------
+def test_agrees_with_scipy_leastsq_values_and_nfev():
+    f, calls = counting(residual_vector)
+    v, cov, info, mesg, ier = leastsq(f, [1.0, 1.0, 0.0], args=(X, Y), full_output=True,
+                                      xtol=1e-7, ftol=1e-7, maxfev=4000)
+    p = make_params()
+    out = minimize(residual, p, args=(X, Y))
+    assert out.success is True and out.ier == ier and ier in (1, 2, 3, 4)
+    np.testing.assert_allclose([p[n].value for n in ("A", "tau", "c")], v, rtol=1e-12)
+    assert out.nfev == calls[0]
+    assert out.lmdif_message == mesg
+    np.testing.assert_allclose(out.residual, f(v, X, Y), rtol=1e-10, atol=1e-14)
+    assert out.ndata == X.size and out.nvarys == 3 and out.nfree == X.size - 3
+    assert out.chisqr == pytest.approx(np.sum(f(v, X, Y) ** 2), rel=1e-10)
+    assert out.redchi == pytest.approx(out.chisqr / (X.size - 3), rel=1e-14)
+    assert out.var_names == ["A", "tau", "c"]
+
+
+# A problem whose iteration count depends on the tolerances (checked below),
+# so agreement in nfev shows which tolerances were used.
+Y2 = (3.0 * np.exp(-X / 2.0) - 2 * np.exp(-X / 7.0) + 0.5
+      + 0.05 * np.random.default_rng(1).standard_normal(X.size))
+START2 = [1.0, 1.0, -1.0, 5.0, 0.0]
+NAMES2 = ["a1", "t1", "a2", "t2", "c"]
+
+
+def residual2(p, x, data):
+    v = [p[n].value for n in NAMES2]
+    return v[0] * np.exp(-x / v[1]) + v[2] * np.exp(-x / v[3]) + v[4] - data
+
+
+def residual2_vector(v, x, data):
+    return v[0] * np.exp(-x / v[1]) + v[2] * np.exp(-x / v[3]) + v[4] - data
+
+
+def params2():
+    p = Parameters()
+    for n, v in zip(NAMES2, START2):
+        p.add(n, value=v)
+    return p
+
+
+def test_default_tolerances_are_the_manuals():
+    f, calls = counting(residual2_vector)
+    v7 = leastsq(f, START2, args=(X, Y2), xtol=1e-7, ftol=1e-7, maxfev=6000, full_output=True)[0]
+    n7 = calls[0]
+    calls[0] = 0
+    leastsq(f, START2, args=(X, Y2), full_output=True)  # scipy's own defaults
+    n_scipy = calls[0]
+    assert n7 != n_scipy, "test problem does not discriminate the tolerances"
+    p = params2()
+    out = minimize(residual2, p, args=(X, Y2))
+    assert out.nfev == n7
+    np.testing.assert_allclose([p[n].value for n in NAMES2], v7, rtol=1e-12)
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Record the keywords the engine passes to scipy.optimize.leastsq."""
+    seen = []
+    real = engine_leastsq._scipy_leastsq
+
+    def recording(*args, **kws):
+        seen.append(kws)
+        return real(*args, **kws)
+    monkeypatch.setattr(engine_leastsq, "_scipy_leastsq", recording)
+    return seen
+
+
+@pytest.mark.parametrize("nvar", [1, 2, 3])
+def test_defaults_passed_to_scipy(spy, nvar):
+    p = make_params()
+    for name in list(p)[nvar:]:
+        p[name].vary = False
+    minimize(residual, p, args=(X, Y))
+    assert spy[-1]["xtol"] == 1e-7 and spy[-1]["ftol"] == 1e-7
+    assert spy[-1]["maxfev"] == 1000 * (nvar + 1)
+
+
+def test_keywords_passed_through(spy):
+    p = make_params()
+    minimize(residual, p, args=(X, Y), xtol=1e-3, ftol=1e-4, gtol=1e-5, epsfcn=1e-10, factor=10)
+    assert {k: spy[-1][k] for k in ("xtol", "ftol", "gtol", "epsfcn", "factor")} == dict(
+        xtol=1e-3, ftol=1e-4, gtol=1e-5, epsfcn=1e-10, factor=10)
+    assert spy[-1]["maxfev"] == 4000
+    mini = Minimizer(residual, make_params(), fcn_args=(X, Y), xtol=1e-2)
+    mini.leastsq(maxfev=77)
+    assert spy[-1]["xtol"] == 1e-2 and spy[-1]["maxfev"] == 77
+    mini.leastsq(xtol=1e-9)  # leastsq() keywords override the Minimizer's
+    assert spy[-1]["xtol"] == 1e-9
+
+
+def test_tiny_maxfev_fails_with_ier_5():
+    f, calls = counting(residual_vector)
+    _, _, info, mesg, ier = leastsq(f, [1.0, 1.0, 0.0], args=(X, Y), full_output=True,
+                                    xtol=1e-7, ftol=1e-7, maxfev=10)
+    assert ier == 5
+    p = make_params()
+    out = minimize(residual, p, args=(X, Y), maxfev=10)
+    assert out.ier == 5 and out.success is False
+    assert "maxfev" in out.message and "not" in out.message.lower()
+    assert out.nfev == calls[0]
+    assert p["A"].value != 1.0  # the best point so far is still written back
+
+
+def test_looser_tolerance_stops_sooner():
+    out_loose = minimize(residual2, params2(), args=(X, Y2), xtol=1e-2, ftol=1e-2)
+    out_tight = minimize(residual2, params2(), args=(X, Y2))
+    assert out_loose.nfev < out_tight.nfev
+
+
+def test_unknown_engine_lists_leastsq():
+    p = make_params()
+    before = snapshot(p)
+    with pytest.raises(ValueError, match="leastsq") as err:
+        minimize(residual, p, args=(X, Y), engine="simplex")
+    assert "simplex" in str(err.value)
+    assert snapshot(p) == before
+
+
+def test_unknown_leastsq_keyword_raises_type_error():
+    p = make_params()
+    before = snapshot(p)
+    with pytest.raises(TypeError, match="tolerance"):
+        minimize(residual, p, args=(X, Y), tolerance=1e-3)
+    with pytest.raises(TypeError, match="bogus"):
+        Minimizer(residual, p, fcn_args=(X, Y)).leastsq(bogus=1)
+    assert snapshot(p) == before
+
+
+def test_kws_reach_the_function():
+    def res(params, x, data=None, scale=1.0):
+        return scale * (params["A"].value * np.exp(-x / params["tau"].value) + params["c"].value - data)
+    p = make_params()
+    minimize(res, p, args=(X,), kws={"data": Y, "scale": 2.0})
+    q = make_params()
+    minimize(residual, q, args=(X, Y))
+    for n in p:
+        assert p[n].value == pytest.approx(q[n].value, rel=1e-6)
+    m = Minimizer(res, make_params(), fcn_args=(X,), fcn_kws={"data": Y})
+    assert m.leastsq() is True
+    assert m.params["tau"].value == pytest.approx(q["tau"].value, rel=1e-6)
+
+
+# -- analytic Jacobian ------------------------------------------------------------------
+def test_dfun_agrees_with_finite_differences_and_scipy():
+    p_fd = make_params()
+    out_fd = minimize(residual, p_fd, args=(X, Y))
+    p = make_params()
+    out = minimize(residual, p, args=(X, Y), Dfun=jacobian)
+    assert out.success
+    for n in p:
+        assert p[n].value == pytest.approx(p_fd[n].value, rel=1e-7)
+        assert p[n].stderr == pytest.approx(p_fd[n].stderr, rel=1e-4)
+
+    def jac_vector(v, x, data):
+        e = np.exp(-x / v[1])
+        return np.column_stack([e, v[0] * e * x / v[1] ** 2, np.ones_like(x)])
+    v = leastsq(residual_vector, [1.0, 1.0, 0.0], args=(X, Y), Dfun=jac_vector,
+                xtol=1e-7, ftol=1e-7, maxfev=4000)[0]
+    np.testing.assert_allclose([p[n].value for n in ("A", "tau", "c")], v, rtol=1e-12)
+    assert out_fd.nfev > out.nfev  # no finite-difference evaluations with Dfun
+
+
+@pytest.mark.parametrize("bounds", [
+    dict(tau=dict(min=1.5, max=2.6)),
+    dict(A=dict(min=2.9), tau=dict(max=2.1), c=dict(min=0.0, max=1.0)),
+])
+def test_dfun_chained_through_bounds(bounds):
+    start = dict(A=3.5, tau=1.8, c=0.4)
+    p_free = make_params(**start)
+    minimize(residual, p_free, args=(X, Y))
+    p_fd = make_params(**start, bounds=bounds)
+    minimize(residual, p_fd, args=(X, Y))
+    p = make_params(**start, bounds=bounds)
+    out = minimize(residual, p, args=(X, Y), Dfun=jacobian)
+    assert out.success and out.errorbars
+    for n in p:
+        # The optimum is inside the bounds: same as without them.
+        assert p[n].value == pytest.approx(p_free[n].value, rel=1e-6)
+        assert p[n].value == pytest.approx(p_fd[n].value, rel=1e-6)
+        # The covariance sees the Jacobian: it must be dr/du = dr/dP * dP/du.
+        assert p[n].stderr == pytest.approx(p_fd[n].stderr, rel=1e-3)
+        assert p[n].stderr == pytest.approx(p_free[n].stderr, rel=1e-3)
+
+
+def test_col_deriv():
+    p_rows = make_params()
+    minimize(residual, p_rows, args=(X, Y), Dfun=jacobian)
+    p = make_params(tau=1.0, bounds=dict(tau=dict(min=0.5, max=5.0)))
+    out = minimize(residual, p, args=(X, Y), Dfun=lambda *a: jacobian(*a).T, col_deriv=True)
+    assert out.success
+    for n in p:
+        assert p[n].value == pytest.approx(p_rows[n].value, rel=1e-7)
+        assert p[n].stderr == pytest.approx(p_rows[n].stderr, rel=1e-4)
+
+
+def test_dfun_wrong_shape_is_fit_error():
+    p = make_params()
+    before = snapshot(p)
+    with pytest.raises(FitError, match="shape"):
+        minimize(residual, p, args=(X, Y), Dfun=lambda *a: jacobian(*a).T)
+    assert snapshot(p) == before
+
+
+# -- what the fit does to Parameters -----------------------------------------------------
+def test_fixed_parameters_not_changed_and_params_updated_in_place():
+    p = make_params(A=1.0, tau=1.0, c=0.5)
+    p["c"].vary = False
+    p["c"].min = 0.0
+    fixed_before = snapshot(Parameters(c=p["c"]))
+    out = minimize(residual, p, args=(X, Y))
+    assert out.params is p
+    assert isinstance(out, Minimizer)
+    assert p["c"].value == 0.5 and p["c"].init_value == 0.5 and p["c"].stderr == 0.0
+    assert (p["c"].vary, p["c"].min, p["c"].max, p["c"].expr) == (False, 0.0, None, None)
+    assert fixed_before[0][2:7] == snapshot(Parameters(c=p["c"]))[0][2:7]
+    assert out.var_names == ["A", "tau"] and out.nvarys == 2
+    # Compare with scipy on the two varying parameters, c fixed at 0.5.
+    v = leastsq(lambda v: v[0] * np.exp(-X / v[1]) + 0.5 - Y, [1.0, 1.0], xtol=1e-7, ftol=1e-7)[0]
+    assert [p["A"].value, p["tau"].value] == pytest.approx(list(v), rel=1e-10)
+    assert p["A"].init_value == 1.0 and p["tau"].init_value == 1.0
+
+
+def test_list_return_is_converted():
+    def as_list(params, x, data):
+        return list(residual(params, x, data))
+    p, q = make_params(), make_params()
+    out = minimize(as_list, p, args=(X, Y))
+    minimize(residual, q, args=(X, Y))
+    assert out.success and isinstance(out.residual, np.ndarray)
+    for n in p:
+        assert p[n].value == pytest.approx(q[n].value, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float32, 1.0), (np.int64, 1e6)])
+def test_other_real_dtypes_converted(dtype, scale):
+    xi = np.arange(1.0, 11.0)
+
+    def res(params):
+        return np.rint(scale * (params["m"].value * xi - 2.0 * xi)).astype(dtype) if scale != 1.0 \
+            else (params["m"].value * xi - 2.0 * xi).astype(dtype)
+    p = Parameters()
+    p.add("m", value=1.0)
+    out = minimize(res, p, epsfcn=1e-4)  # steps of 1e-2: visible in float32 and integers
+    assert out.residual.dtype == np.float64
+    assert p["m"].value == pytest.approx(2.0, abs=1e-5)
+
+
+def test_2d_residual_flattened():
+    def as_2d(params, x, data):
+        return residual(params, x, data)[:100].reshape(10, 10)
+    p = make_params()
+    out = minimize(as_2d, p, args=(X, Y))
+    q = make_params()
+    minimize(lambda params: residual(params, X, Y)[:100], q)
+    assert out.ndata == 100 and out.residual.shape == (100,)
+    for n in p:
+        assert p[n].value == pytest.approx(q[n].value, rel=1e-12)
+
+
+# -- refused set-ups -----------------------------------------------------------------------
+def test_expr_parameter_not_supported_yet():
+    p = make_params()
+    p.add("d", expr="2*tau")
+    before = snapshot(p)
+    with pytest.raises(ValueError, match="(?i)expression.*not supported") as err:
+        minimize(residual, p, args=(X, Y))
+    assert "'d'" in str(err.value)
+    assert snapshot(p) == before
+
+
+def test_no_varying_parameter():
+    p = make_params()
+    for par in p.values():
+        par.vary = False
+    with pytest.raises(ValueError, match="vary"):
+        minimize(residual, p, args=(X, Y))
+
+
+def test_varying_parameter_without_value():
+    p = make_params()
+    p.add("e")
+    with pytest.raises(ValueError, match="'e'"):
+        minimize(lambda params: residual(params, X, Y), p)
+
+
+def test_min_equal_max_while_varying():
+    p = make_params()
+    p["c"].set(value=0.5, min=0.5, max=0.5)
+    with pytest.raises(ValueError, match="'c'"):
+        minimize(residual, p, args=(X, Y))
+
+
+@pytest.mark.parametrize("bound", [dict(min=1.0), dict(max=1.0),
+                                   dict(min=1.0, max=3.0), dict(min=-1.0, max=1.0)])
+def test_start_exactly_on_bound_is_refused(bound):
+    # dP/du = 0 on the bound: MINPACK would see a zero Jacobian column and not
+    # move at all (every parameter stays put), so the fit refuses to start.
+    p = make_params(tau=1.0, bounds=dict(tau=bound))
+    before = snapshot(p)
+    with pytest.raises(ValueError, match="'tau' starts exactly on its bound"):
+        minimize(residual, p, args=(X, Y))
+    assert snapshot(p) == before
+
+
+def test_not_a_parameters_object():
+    with pytest.raises(TypeError, match="Parameters"):
+        minimize(residual, {"A": Parameter(1.0)}, args=(X, Y))
+    with pytest.raises(TypeError, match="callable"):
+        minimize("residual", make_params())
+
+
+def test_minimizer_without_arguments():
+    fitter = Minimizer()  # the manual's 5.3
+    assert fitter.params is None and fitter.userfcn is None
+    with pytest.raises(ValueError, match="function"):
+        fitter.leastsq()
+    with pytest.raises(ValueError, match="function"):
+        fitter.prepare_fit()
+    fitter.userfcn = lambda params: residual(params, X, Y)
+    with pytest.raises(ValueError, match="params"):
+        fitter.leastsq()
+    fitter.params = make_params()
+    assert fitter.leastsq() is True
+    assert fitter.params["tau"].value == pytest.approx(TRUE["tau"], rel=0.05)
+
+
+def test_prepare_fit_does_not_evaluate():
+    fcn, calls = counting(residual)
+    p = make_params()
+    m = Minimizer(fcn, p, fcn_args=(X, Y))
+    m.prepare_fit()
+    assert calls[0] == 0 and m.nvarys == 3 and m.var_names == ["A", "tau", "c"]
+    assert p["A"].value == 1.0
+
+
+# -- the fault contract ------------------------------------------------------------------------
+GOOD_AT = 5  # evaluations that behave before the fault: the fault comes mid-fit
+
+
+def faulty(kind):
+    """A residual function that misbehaves from evaluation GOOD_AT + 1 on."""
+    calls = [0]
+    seen = {}
+
+    def fcn(params, x, data):
+        calls[0] += 1
+        r = residual(params, x, data)
+        if calls[0] <= GOOD_AT:
+            return r
+        seen.update({n: p.value for n, p in params.items()})
+        if kind == "raises":
+            raise ZeroDivisionError("boom in the model")
+        if kind == "nan":
+            r[7] = np.nan
+            return r
+        if kind == "inf":
+            r[3] = np.inf
+            return r
+        if kind == "-inf":
+            r[3] = -np.inf
+            return r
+        if kind == "length":
+            return r[:-1]
+        if kind == "none":
+            return None
+        if kind == "scalar":
+            return float(np.sum(r**2))
+        if kind == "complex":
+            return r + 0j
+        if kind == "string":
+            return "residual"
+        if kind == "ragged":
+            return [1.0, [2.0, 3.0]]
+        if kind == "object":
+            return np.array([object()] * r.size)
+        raise AssertionError(kind)
+    return fcn, calls, seen
+
+
+FAULTS = ["raises", "nan", "inf", "-inf", "length", "none", "scalar", "complex", "string",
+          "ragged", "object"]
+
+
+def used_params():
+    """Parameters with a history: a previous fit's stderr/correl, new user values."""
+    p = make_params(A=1.0, tau=1.0, c=0.0, bounds=dict(tau=dict(min=0.05, max=50.0), c=dict(max=5.0)))
+    minimize(residual, p, args=(X, Y))
+    assert p["A"].stderr is not None and p["A"].correl
+    p["A"].value = 2.0
+    p["tau"].value = 1.5
+    p.add("fixed", value=7.0, vary=False, min=0.0)
+    return p
+
+
+def check_good_fit_after(p):
+    out = minimize(residual, p, args=(X, Y))
+    assert out.success and out.errorbars
+    for n in TRUE:
+        assert p[n].value == pytest.approx(TRUE[n], abs=5 * p[n].stderr)
+
+
+@pytest.mark.parametrize("kind", FAULTS)
+def test_fault_raises_fit_error_and_restores(kind):
+    p = used_params()
+    before = snapshot(p)
+    fcn, calls, seen = faulty(kind)
+    with pytest.raises(FitError) as err:
+        minimize(fcn, p, args=(X, Y))
+    msg = str(err.value)
+    assert f"evaluation {GOOD_AT + 1}" in msg
+    for name, value in seen.items():
+        assert f"{name}={value!r}" in msg
+    assert seen["A"] != 2.0 or seen["tau"] != 1.5  # the fault really came mid-fit
+    assert snapshot(p) == before
+    if kind == "raises":
+        assert isinstance(err.value.__cause__, ZeroDivisionError)
+        assert "boom in the model" in msg
+    check_good_fit_after(p)
+
+
+def test_fault_with_minimizer_method_restores():
+    p = used_params()
+    before = snapshot(p)
+    fcn, _, _ = faulty("nan")
+    m = Minimizer(fcn, p, fcn_args=(X, Y))
+    with pytest.raises(FitError, match="nan"):
+        m.leastsq()
+    assert snapshot(p) == before
+
+
+def test_fault_at_first_evaluation():
+    p = used_params()
+    before = snapshot(p)
+    with pytest.raises(FitError, match="evaluation 1"):
+        minimize(lambda params, x, data: None, p, args=(X, Y))
+    assert snapshot(p) == before
+
+
+def test_dfun_raising_is_fit_error():
+    p = used_params()
+    before = snapshot(p)
+
+    def bad_jacobian(params, x, data):
+        raise ValueError("no derivative today")
+    with pytest.raises(FitError, match="no derivative today") as err:
+        minimize(residual, p, args=(X, Y), Dfun=bad_jacobian)
+    assert isinstance(err.value.__cause__, ValueError)
+    assert snapshot(p) == before
+    check_good_fit_after(p)
+
+
+def test_dfun_returning_nan_is_fit_error():
+    p = used_params()
+    before = snapshot(p)
+    with pytest.raises(FitError):
+        minimize(residual, p, args=(X, Y), Dfun=lambda *a: jacobian(*a) * np.nan)
+    assert snapshot(p) == before
+
+
+def test_fewer_residuals_than_variables():
+    p = used_params()
+    before = snapshot(p)
+    with pytest.raises(FitError, match="fewer") as err:
+        minimize(lambda params, x, data: residual(params, x, data)[:2], p, args=(X, Y))
+    assert "3" in str(err.value)
+    assert snapshot(p) == before
+    check_good_fit_after(p)
+
+
+def test_keyboard_interrupt_propagates_and_restores():
+    p = used_params()
+    before = snapshot(p)
+    calls = [0]
+
+    def interrupted(params, x, data):
+        calls[0] += 1
+        if calls[0] > GOOD_AT:
+            raise KeyboardInterrupt
+        return residual(params, x, data)
+    with pytest.raises(KeyboardInterrupt):
+        minimize(interrupted, p, args=(X, Y))
+    assert calls[0] == GOOD_AT + 1
+    assert snapshot(p) == before
+    check_good_fit_after(p)
+
+
+def test_many_faults_in_a_row_then_good_fit():
+    p = used_params()
+    before = snapshot(p)
+    for kind in FAULTS:
+        with pytest.raises(FitError):
+            minimize(faulty(kind)[0], p, args=(X, Y))
+    assert snapshot(p) == before
+    check_good_fit_after(p)
+    assert lmfit_ref.Parameters is Parameters
