@@ -48,7 +48,7 @@ import math
 
 import numpy as np
 
-__all__ = ["external_covariance", "stderr_correl"]
+__all__ = ["external_covariance", "conditional_covariance", "stderr_correl"]
 
 
 def external_covariance(cov_u, dP_du, redchi=1.0, scale_covar=True):
@@ -82,6 +82,48 @@ def external_covariance(cov_u, dP_du, redchi=1.0, scale_covar=True):
     scale = redchi if scale_covar else 1.0
     # (D C D)_ij = D_i C_ij D_j: scale the columns by D, the rows by D * scale.
     return (cov_u * D) * (D * scale)[:, None]
+
+
+def conditional_covariance(jtj, keep):
+    """Covariance (in u, unscaled) of the parameters `keep`, the others held fixed.
+
+    A parameter that ends on its bound has no error bar of its own, and the
+    engine's full covariance is unreliable in its row and column (it came
+    from a Jacobian at an earlier iterate, where dP/du was not yet ~0). The
+    other parameters' covariance is taken with it held where it is: invert
+    only the kept block of the normal matrix,
+    ``C_kk = ((J^T J)_kk)^-1`` (the Schur complement of the full inverse),
+    which is what a refit with those parameters fixed would report.
+
+    Parameters
+    ----------
+    jtj : ndarray, shape (n, n)
+    keep : list of int
+        Indices of the parameters to keep.
+
+    Returns
+    -------
+    cov : ndarray, shape (n, n), or None
+        The kept block filled in, NaN in the rows and columns of the others;
+        None if the kept block is singular too.
+
+    Examples
+    --------
+    >>> conditional_covariance(np.array([[2.0, 1.0], [1.0, 1.0]]), [0])
+    array([[0.5, nan],
+           [nan, nan]])
+    """
+    n = len(jtj)
+    cov = np.full((n, n), np.nan)
+    if not keep:
+        return cov
+    block = np.asarray(jtj)[np.ix_(keep, keep)]
+    try:
+        inverse = np.linalg.inv(block)
+    except np.linalg.LinAlgError:
+        return None
+    cov[np.ix_(keep, keep)] = inverse
+    return cov
 
 
 def stderr_correl(cov, names):

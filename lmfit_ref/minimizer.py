@@ -331,12 +331,12 @@ class Minimizer:
 
         status = "Fit succeeded" if self.success else "Fit did not converge"
         self.message = f"{status}: {' '.join(str(result.message).split())}"
-        problems = self._uncertainties(result.cov_u, u)
+        problems = self._uncertainties(result, u)
         self.errorbars = not problems
         if problems:
             self.message += " Uncertainties not estimated: " + "; ".join(problems) + "."
 
-    def _uncertainties(self, cov_u, u):
+    def _uncertainties(self, result, u):
         """Set stderr and correl on every parameter; return what went wrong."""
         self.covar = None
         # deviation: a stderr that could not be estimated is None, never a
@@ -347,9 +347,8 @@ class Minimizer:
             par.stderr, par.correl = (None, None) if par.vary else (0.0, None)
         values = u.tolist()
         # A parameter on its bound has no Gaussian error bar (the manual's
-        # 3.4: being near a bound makes errorbars False), whatever the
-        # engine's covariance says: that came from a Jacobian at an earlier
-        # iterate, where dP/du was not yet ~0.
+        # 3.4: being near a bound makes errorbars False). The others get the
+        # covariance with it held on the bound (covariance.conditional_covariance).
         on_bound = [(a is not None or b is not None) and bounds.near_bound(v, a, b)
                     for v, (_, _, a, b) in zip(values, self._maps)]
         problems = [f"{par.name!r} ended at its bound (value {par.value!r}, bounds "
@@ -358,26 +357,22 @@ class Minimizer:
         if self.nfree <= 0:
             return problems + [f"no degrees of freedom ({self.ndata} residuals for "
                                f"{self.nvarys} variables)"]
+        cov_u = result.cov_u
+        if problems and result.jtj is not None and (self.success or cov_u is not None):
+            keep = [i for i, flag in enumerate(on_bound) if not flag]
+            cov_u = covariance.conditional_covariance(result.jtj(), keep)
         if cov_u is None:
-            if problems:  # the bound explains the singular matrix
-                return problems
             if not self.success:
-                return ["the fit did not converge, so the engine computed no covariance"]
-            return ["the engine gave no covariance: J^T J is singular (a parameter has "
-                    "no effect on the fit, or a combination of them has none)"]
+                return problems + ["the fit did not converge, so the engine computed no covariance"]
+            return problems + ["the engine gave no covariance: J^T J is singular (a parameter "
+                               "has no effect on the fit, or a combination of them has none)"]
         D = [slope(v, a, b) for (_, slope, a, b), v in zip(self._maps, values)]
         self.covar = covariance.external_covariance(cov_u, D, self.redchi, self.scale_covar)
         stderr, correl = covariance.stderr_correl(self.covar, self.var_names)
-        dropped = {par.name for par, s, flag in zip(self._varying, stderr, on_bound)
-                   if s is None or flag}
         for par, s, c, flag in zip(self._varying, stderr, correl, on_bound):
-            if flag:
-                continue
-            if s is None:
+            if s is None and not flag:
                 problems.append(f"the variance of {par.name!r} is not a positive number")
-                continue
-            par.stderr = s
-            par.correl = {k: r for k, r in c.items() if k not in dropped} if dropped else c
+            par.stderr, par.correl = s, c
         return problems
 
     def leastsq(self, **kws):

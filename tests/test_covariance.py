@@ -272,3 +272,28 @@ def test_external_covariance_formula():
             for j in range(n):
                 if i != j:
                     assert correl[i][names[j]] == pytest.approx(expected[i, j] / (s[i] * s[j]), abs=1e-12)
+
+
+@pytest.mark.parametrize("bound", [dict(max=1.5), dict(min=0.0, max=1.5), dict(min=4.0)])
+def test_others_get_covariance_with_the_bound_parameter_held(bound):
+    # When 'slope' ends on its bound, 'icept' gets the error bar of a fit in
+    # which slope is fixed at that value (SciPy, independently), up to the
+    # degrees of freedom: the bounded fit counts nvarys = 2, the fixed one 1.
+    x = np.linspace(0.0, 1.0, 50)
+    y = 2.0 * x + 1.0 + 0.01 * np.random.default_rng(0).standard_normal(50)
+    p = Parameters()
+    p.add("slope", value=1.0 if "max" in bound else 5.0, **bound)
+    p.add("icept", value=0.5)
+    out = minimize(lambda p: p["slope"].value * x + p["icept"].value - y, p)
+    s_bound = p["slope"].value
+    assert p["slope"].stderr is None and p["slope"].correl is None
+    assert "'slope' ended at its bound" in out.message
+    fixed = curve_fit(lambda x, icept: s_bound * x + icept, x, y, p0=[0.5])
+    nfree = x.size - 2
+    expected = np.sqrt(fixed[1][0, 0] * (nfree + 1) / nfree)
+    # LM converges slowly onto a bound: the value agrees to well within its error.
+    assert p["icept"].value == pytest.approx(fixed[0][0], abs=1e-3 * expected)
+    # (the engine's J^T J is from an earlier iterate: agreement to ~1e-6)
+    assert p["icept"].stderr == pytest.approx(expected, rel=1e-5)
+    assert p["icept"].correl == {}
+    assert np.isnan(out.covar[0]).all() and out.covar[1, 1] == pytest.approx(expected**2, rel=2e-5)

@@ -10,6 +10,7 @@ a module and one line in ``engines/__init__.py``.
 Book: book/fitting.md
 """
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -32,6 +33,10 @@ class EngineResult:
         ``(J^T J)^-1`` at `u` in internal coordinates, if the engine has it.
     fvec : ndarray, shape (N,), or None
         The residual at `u`, if the engine has it.
+    jtj : callable or None
+        ``jtj() -> ndarray, shape (n, n)``: the normal matrix ``J^T J`` in
+        internal coordinates, computed on demand (it is needed only when a
+        parameter ends on its bound, see ``covariance.conditional_covariance``).
     info : dict
         Engine-specific extras (for leastsq: ``ier`` and ``lmdif_message``).
     """
@@ -42,4 +47,5 @@ class EngineResult:
     nfev: int
     cov_u: np.ndarray = None
     fvec: np.ndarray = None
+    jtj: Callable = None
     info: dict = field(default_factory=dict)

@@ -34,6 +34,8 @@ ANL-80-74.
 
 Book: book/fitting.md
 """
+import functools
+
 import numpy as np
 from scipy.optimize import leastsq as _scipy_leastsq
 
@@ -55,6 +57,24 @@ def defaults(nvarys):
     {'xtol': 1e-07, 'ftol': 1e-07, 'maxfev': 5000}
     """
     return {"xtol": 1.0e-7, "ftol": 1.0e-7, "maxfev": 1000 * (nvarys + 1)}
+
+
+def normal_matrix(fjac, ipvt):
+    """``J^T J`` from MINPACK's QR factorisation ``J P = Q R``.
+
+    ``fjac`` is SciPy's ``infodict['fjac']`` (shape (n, N), R in the upper
+    triangle of its transpose) and ``ipvt`` the 1-based column permutation.
+    Then ``J^T J = (R P^T)^T (R P^T)``; SciPy's ``cov_x`` is its inverse.
+
+    >>> J = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]])
+    >>> out = _scipy_leastsq(lambda u: J @ u - 1.0, np.zeros(2), full_output=True)
+    >>> np.allclose(normal_matrix(out[2]['fjac'], out[2]['ipvt']), J.T @ J)
+    True
+    """
+    n = len(ipvt)
+    R = np.triu(np.transpose(fjac)[:n, :])
+    RPt = R[:, np.argsort(ipvt)]  # column j of J is column ipvt.index(j) of J P
+    return RPt.T @ RPt
 
 
 def run(residual, u0, jacobian=None, **kws):
@@ -99,4 +119,5 @@ def run(residual, u0, jacobian=None, **kws):
     return EngineResult(
         u=u, success=ier in SUCCESS_CODES, message=mesg,
         nfev=int(infodict["nfev"]), cov_u=cov_u, fvec=infodict["fvec"],
+        jtj=functools.partial(normal_matrix, infodict["fjac"], infodict["ipvt"]),
         info={"ier": int(ier), "lmdif_message": mesg})
