@@ -172,7 +172,8 @@ class Minimizer:
             # are a change of variables (bounds.py), with dP/du in the errors.
             if par.value == a or par.value == b:
                 # The map is flat on the bound (dP/du = 0): MINPACK would see a
-                # zero Jacobian column there and the fit would not move at all.
+                # zero Jacobian column and never move this parameter, while
+                # still reporting success.
                 raise ValueError(f"parameter {name!r} starts exactly on its bound ({par.value}): "
                                  "the bounds transform is flat there (dP/du = 0), so the fit "
                                  "could not move it; start it inside the bounds, or fix it "

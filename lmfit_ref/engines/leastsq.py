@@ -63,8 +63,10 @@ def normal_matrix(fjac, ipvt):
     """``J^T J`` from MINPACK's QR factorisation ``J P = Q R``.
 
     ``fjac`` is SciPy's ``infodict['fjac']`` (shape (n, N), R in the upper
-    triangle of its transpose) and ``ipvt`` the 1-based column permutation.
-    Then ``J^T J = (R P^T)^T (R P^T)``; SciPy's ``cov_x`` is its inverse.
+    triangle of its transpose) and ``ipvt`` the column permutation: column
+    j of ``J P`` is column ``ipvt[j]`` of J (MINPACK counts from 1, recent
+    SciPy from 0; ``argsort`` gives the same order either way). Then
+    ``J^T J = (R P^T)^T (R P^T)``; SciPy's ``cov_x`` is its inverse.
 
     >>> J = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]])
     >>> out = _scipy_leastsq(lambda u: J @ u - 1.0, np.zeros(2), full_output=True)
