@@ -156,12 +156,16 @@ def stderr_correl(cov, names):
     # Plain Python on a nested list: for the few parameters of a typical
     # fit this is several times faster than NumPy's per-call overhead.
     C = np.asarray(cov, dtype=float).tolist()
-    n = len(names)
-    stderr = [math.sqrt(C[i][i]) if math.isfinite(C[i][i]) and C[i][i] > 0 else None
-              for i in range(n)]
+    stderr = []
+    for i, row in enumerate(C):
+        var = row[i]  # NaN fails both tests, so it gives None too
+        stderr.append(math.sqrt(var) if 0.0 < var < math.inf else None)
     correl = []
     for i, (row, si) in enumerate(zip(C, stderr)):
-        correl.append(None if si is None else
-                      {names[j]: cij / (si * sj)
-                       for j, (cij, sj) in enumerate(zip(row, stderr)) if j != i and sj is not None})
+        if si is None:
+            correl.append(None)
+            continue
+        correl.append({name: cij / (si * sj)
+                       for j, (name, cij, sj) in enumerate(zip(names, row, stderr))
+                       if j != i and sj is not None})
     return stderr, correl

@@ -313,7 +313,7 @@ class Minimizer:
 
     def _finish(self, result, residual, evaluations):
         """Write the best point back and compute the Table of Fit Results."""
-        u = np.asarray(result.u, dtype=float)
+        u = result.u
         fvec = result.fvec if result.fvec is not None else residual(u)
         for par, (to_external, _, a, b), v in zip(self._varying, self._maps, u.tolist()):
             par._value = to_external(v, a, b)
