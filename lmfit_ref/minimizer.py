@@ -37,7 +37,9 @@ import math
 import numpy as np
 
 from . import bounds, covariance
+from .constraints import ConstraintPlan, as_value, propagate
 from .engines import get_engine
+from .evaluator import Interpreter
 from .parameters import Parameters
 
 __all__ = ["Minimizer", "minimize", "FitError"]
@@ -124,18 +126,30 @@ class Minimizer:
         self.userkws = {} if fcn_kws is None else dict(fcn_kws)
         self.scale_covar = scale_covar
         self.kws = kws
-        self._check_inputs(require=False)
+        self._check_inputs()
         # The Table of Fit Results; None until a fit has run.
         self.nfev = self.success = self.errorbars = self.message = None
         self.ier = self.lmdif_message = None
         self.nvarys = self.ndata = self.nfree = None
         self.residual = self.chisqr = self.redchi = None
         self.var_names = self.covar = None
+        self._asteval = None
+        self._constraints = None
 
-    def _check_inputs(self, require):
-        if self.userfcn is None or self.params is None:
-            if require:
-                missing = "function" if self.userfcn is None else "params"
+    @property
+    def asteval(self):
+        """The expression interpreter (manual 5.3); ``asteval.symtable`` is its namespace.
+
+        Built on first use, so fits without constraints do not pay for it.
+        """
+        if self._asteval is None:
+            self._asteval = Interpreter()
+        return self._asteval
+
+    def _check_inputs(self, require=()):
+        """Check the function and params; `require` names those that must be set."""
+        for missing in require:
+            if getattr(self, {"function": "userfcn", "params": "params"}[missing]) is None:
                 raise ValueError(f"Minimizer has no {missing}; give it to Minimizer(function, params) "
                                  "or set .userfcn / .params before fitting")
         if self.userfcn is not None and not callable(self.userfcn):
@@ -152,14 +166,13 @@ class Minimizer:
         to see the starting model. Raises before any evaluation if a
         parameter cannot be fitted as defined.
         """
-        self._check_inputs(require=True)
+        self._check_inputs(require=("params",))
+        has_expr = any(par.expr is not None for par in self.params.values())
+        # Compiled and ordered once here; evaluated once so the model can be
+        # called right away, then at every step of the fit.
+        self._constraints = ConstraintPlan(self.params, self.asteval) if has_expr else None
         varying, maps, u0 = [], [], []
         for name, par in self.params.items():
-            if par.expr is not None:
-                # Interim, until the expression evaluator arrives (issue 3).
-                raise ValueError(f"parameter {name!r} has expr={par.expr!r}: constraint expressions "
-                                 "are not supported yet by lmfit_ref; remove the expression "
-                                 "(expr=None) and give the parameter a value instead")
             if not par.vary:
                 continue
             if par.value is None:
@@ -210,6 +223,23 @@ class Minimizer:
         isfinite = math.isfinite
         shape = None  # (ndata,), learned from the first evaluation
         count = 0
+        plan = self._constraints
+        order = [(par, par.name, expression) for par, expression in plan.order] if plan else []
+        named = [(par.name, par) for par in varying]
+        symtable = self._asteval.symtable if order else None
+
+        def constrain():
+            """Evaluate the constrained parameters, in dependency order."""
+            for name, par in named:
+                symtable[name] = par._value
+            for par, name, expression in order:
+                try:
+                    value = expression()
+                    if type(value) is not float or value - value != 0.0:  # not a finite float
+                        value = as_value(value, par)
+                except ValueError as err:  # ExpressionError is a ValueError
+                    raise FitError(f"{err}, {_where(count, params)}") from None
+                symtable[name] = par._value = value
 
         def set_values(u):
             values = u.tolist()
@@ -217,6 +247,8 @@ class Minimizer:
                 par._value = v
             for par, to_external, a, b, i in bounded:
                 par._value = to_external(values[i], a, b)
+            if order:
+                constrain()
 
         def check(r):
             """The slow path: convert or refuse `r`, learn or enforce its length."""
@@ -242,6 +274,8 @@ class Minimizer:
                 par._value = v
             for par, to_external, a, b, i in bounded:
                 par._value = to_external(values[i], a, b)
+            if order:
+                constrain()
             try:
                 r = call()
             except Exception as err:
@@ -291,8 +325,7 @@ class Minimizer:
 
     # -- steps 3 and 4: run, write back, or restore ---------------------------------
     def _fit(self, engine_name, kws):
-        if self.params is None:
-            self._check_inputs(require=True)  # raises, saying what is missing
+        self._check_inputs(require=("function", "params"))
         saved = [(par, par._get_state()) for par in self.params.values()]
         try:
             self.prepare_fit()
@@ -317,6 +350,13 @@ class Minimizer:
         fvec = result.fvec if result.fvec is not None else residual(u)
         for par, (to_external, _, a, b), v in zip(self._varying, self._maps, u.tolist()):
             par._value = to_external(v, a, b)
+        if self._constraints:
+            # The engine's last call may have been a rejected trial point:
+            # recompute the constrained values at the best one.
+            symtable = self._asteval.symtable
+            for par in self._varying:
+                symtable[par.name] = par._value
+            self._constraints.evaluate()
 
         # deviation: nfev counts every call of the user's function, including
         # SciPy's initial shape check, which MINPACK's own count leaves out.
@@ -344,8 +384,10 @@ class Minimizer:
         # silent 0, and errorbars is False with the reason in the message.
         for par in self.params.values():
             # A fixed parameter is not estimated: its uncertainty within this
-            # fit is exactly zero (the manual's 2.4 prints it with %.4f).
-            par.stderr, par.correl = (None, None) if par.vary else (0.0, None)
+            # fit is exactly zero (the manual's 2.4 prints it with %.4f). A
+            # constrained one gets a propagated error below, if it can.
+            fixed = not par.vary and par.expr is None
+            par.stderr, par.correl = (0.0, None) if fixed else (None, None)
         values = u.tolist()
         # A parameter on its bound has no Gaussian error bar (the manual's
         # 3.4: being near a bound makes errorbars False). The others get the
@@ -374,6 +416,8 @@ class Minimizer:
             if s is None and not flag:
                 problems.append(f"the variance of {par.name!r} is not a positive number")
             par.stderr, par.correl = s, c
+        if self._constraints:
+            propagate(self._constraints, self._varying, self.covar)
         return problems
 
     def leastsq(self, **kws):

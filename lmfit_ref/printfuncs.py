@@ -56,7 +56,8 @@ def format_errors(params, modelpars=None, show_correl=True, min_correl=0.1):
     for name, par in params.items():
         head = f"  {name + ':':<{width}} {_number(par.value, '12.5f'):>12}"
         if par.expr is not None:
-            lines.append(f"{head} == '{par.expr}'")
+            err = "" if par.stderr is None else f"+/- {par.stderr:.5f}"
+            lines.append(f"{head}{err} == '{par.expr}'")
         elif not par.vary:
             lines.append(f"{head} (fixed)")
         else:

@@ -324,16 +324,6 @@ def test_2d_residual_flattened():
 
 
 # -- refused set-ups -----------------------------------------------------------------------
-def test_expr_parameter_not_supported_yet():
-    p = make_params()
-    p.add("d", expr="2*tau")
-    before = snapshot(p)
-    with pytest.raises(ValueError, match="(?i)expression.*not supported") as err:
-        minimize(residual, p, args=(X, Y))
-    assert "'d'" in str(err.value)
-    assert snapshot(p) == before
-
-
 def test_no_varying_parameter():
     p = make_params()
     for par in p.values():

@@ -1,0 +1,162 @@
+"""The evaluator's vocabulary: operators, their size guards, the default symtable.
+
+``evaluator.py`` compiles syntax; this module says what each operator does
+and which values the interpreter starts with (the manual's 5.2 list). Four
+operators can make a result far larger than their operands (``**``, ``*``,
+``+`` on sequences, ``<<``): each has a *guard* that looks at the operands
+and refuses, before anything is computed, a result beyond the interpreter's
+limits (``Interpreter.max_int_bits``, ``Interpreter.max_length``). Functions
+of the default table that could run away (``range``, ``max``, ``min``,
+``fsum``, ``factorial``) are wrapped with the same limits.
+
+Book: book/evaluator.md
+"""
+import ast
+import math
+import operator
+
+__all__ = ["ExpressionError", "default_symtable", "BINARY", "UNARY", "COMPARE", "GUARDS"]
+
+
+class ExpressionError(ValueError):
+    """An expression could not be compiled or evaluated; the message says why."""
+
+
+
+# the user adds more.
+_MATH_NAMES = ("acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil",
+               "copysign", "cos", "cosh", "degrees", "exp", "fabs", "floor", "fmod",
+               "frexp", "fsum", "hypot", "isinf", "isnan", "ldexp", "log", "log10",
+               "log1p", "modf", "pow", "radians", "sin", "sinh", "sqrt", "tan", "tanh",
+               "trunc")
+
+
+def _no_string_format(a, b):
+    if isinstance(a, (str, bytes)):
+        raise ExpressionError("string formatting with % is not supported")
+    return operator.mod(a, b)
+
+
+BINARY = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: _no_string_format,
+    ast.Pow: operator.pow, ast.LShift: operator.lshift, ast.RShift: operator.rshift,
+    ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.BitXor: operator.xor,
+}
+UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_,
+          ast.Invert: operator.invert}
+COMPARE = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+    ast.In: lambda a, b: operator.contains(b, a),
+    ast.NotIn: lambda a, b: not operator.contains(b, a),
+}
+
+
+def _is_int(x):
+    return isinstance(x, int)  # bool included: True is 1
+
+
+def _sized(x):
+    return isinstance(x, (str, bytes, tuple, list))
+
+
+def _guard_pow(a, b, limits):
+    if _is_int(a) and _is_int(b) and b > 0 and abs(a) > 1:
+        if b * a.bit_length() > limits.max_int_bits:
+            raise ExpressionError(f"{a}**{b} would have about {b * a.bit_length()} bits; "
+                                  f"the limit is {limits.max_int_bits}")
+
+
+def _guard_mul(a, b, limits):
+    if _is_int(a) and _is_int(b):
+        if a.bit_length() + b.bit_length() > limits.max_int_bits:
+            raise ExpressionError(f"product of integers too large (over {limits.max_int_bits} bits)")
+    elif _sized(a) or _sized(b):
+        seq, n = (a, b) if _sized(a) else (b, a)
+        if _is_int(n) and len(seq) * n > limits.max_length:
+            raise ExpressionError(f"repeating a {type(seq).__name__} of length {len(seq)} {n} times "
+                                  f"exceeds the length limit {limits.max_length}")
+
+
+def _guard_add(a, b, limits):
+    if _sized(a) and _sized(b) and len(a) + len(b) > limits.max_length:
+        raise ExpressionError(f"result longer than the length limit {limits.max_length}")
+
+
+def _guard_lshift(a, b, limits):
+    if _is_int(a) and _is_int(b) and a.bit_length() + b > limits.max_int_bits:
+        raise ExpressionError(f"{a} << {b} would exceed {limits.max_int_bits} bits")
+
+
+GUARDS = {ast.Pow: _guard_pow, ast.Mult: _guard_mul, ast.Add: _guard_add,
+           ast.LShift: _guard_lshift}
+
+
+# -- the default symtable ----------------------------------------------------------------------
+def default_symtable(limits):
+    """The manual's 5.2 constants and functions, capped where they could run away.
+
+    ``limits`` supplies ``max_length`` (for ``range``, ``max``, ``min``,
+    ``fsum``) and bounds ``factorial``. ``range`` is an addition to the
+    manual's list, so that ``for`` loops have something to count with.
+
+    >>> from lmfit_ref.evaluator import Interpreter
+    >>> table = default_symtable(Interpreter)
+    >>> sorted(set(table) - set(_MATH_NAMES))
+    ['abs', 'e', 'factorial', 'max', 'min', 'pi', 'range']
+    """
+    table = {name: getattr(math, name) for name in _MATH_NAMES}
+    cap = limits.max_length
+
+    def check_iterable(args, fname):
+        if len(args) == 1 and hasattr(args[0], "__len__") and len(args[0]) > cap:
+            raise ExpressionError(f"{fname}() of more than {cap} items is not supported")
+
+    def capped_range(*args):
+        r = range(*args)
+        if len(r) > cap:
+            raise ExpressionError(f"range of {len(r)} items exceeds the limit {cap}")
+        return r
+
+    def capped_max(*args, **kws):
+        check_iterable(args, "max")
+        return max(*args, **kws)
+
+    def capped_min(*args, **kws):
+        check_iterable(args, "min")
+        return min(*args, **kws)
+
+    def capped_fsum(values):
+        check_iterable((values,), "fsum")
+        if isinstance(values, range) or not hasattr(values, "__len__"):
+            raise ExpressionError("fsum() takes a list, tuple or array")
+        return math.fsum(values)
+
+    def capped_factorial(n):
+        if _is_int(n) and n > 10_000:
+            raise ExpressionError(f"factorial({n}) is too large (limit 10000)")
+        return math.factorial(n)
+
+    table.update(e=math.e, pi=math.pi, abs=abs, max=capped_max, min=capped_min,
+                 fsum=capped_fsum, factorial=capped_factorial, range=capped_range)
+    return table
+
+
+def describe_node(node):
+    kind = type(node).__name__
+    names = {"Attribute": f"attribute access ('.{getattr(node, 'attr', '')}')",
+             "Import": "import", "ImportFrom": "import", "ClassDef": "class definition",
+             "Lambda": "lambda", "JoinedStr": "f-string", "Raise": "raise", "Try": "try",
+             "Global": "global", "Nonlocal": "nonlocal", "NamedExpr": "the := operator",
+             "ListComp": "list comprehension", "GeneratorExp": "generator expression",
+             "DictComp": "dict comprehension", "SetComp": "set comprehension",
+             "Yield": "yield", "YieldFrom": "yield", "Await": "await", "Dict": "dict literal",
+             "Set": "set literal", "Starred": "*unpacking", "Delete": "del", "With": "with",
+             "Assert": "assert"}
+    return names.get(kind, f"syntax {kind}")
+
+
+def short(text, n=60):
+    text = repr(text)
+    return text if len(text) <= n else text[:n] + "...'"
