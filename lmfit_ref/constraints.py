@@ -47,6 +47,7 @@ import math
 import numpy as np
 
 from .evaluator import ExpressionError
+from .evaluator_ops import default_symtable
 
 __all__ = ["ConstraintPlan", "order_by_dependency", "propagate"]
 
@@ -133,8 +134,9 @@ class ConstraintPlan:
                                  f"[{par.min}, {par.max}]: bounds on a constrained parameter are "
                                  "not supported (bound the parameters it is computed from)")
             try:
-                reads[name] = interpreter.names(par.expr)
-                compiled[name] = interpreter.compile(par.expr)
+                tree = interpreter.parse(par.expr, "eval")
+                reads[name] = interpreter.names(par.expr, tree)
+                compiled[name] = interpreter.compile(par.expr, tree=tree)
             except ExpressionError as err:
                 raise ValueError(f"parameter {name!r}, expr={par.expr!r}: {err}") from None
             for used in reads[name]:
@@ -146,6 +148,23 @@ class ConstraintPlan:
         except ValueError as err:
             raise ValueError(f"{err} (parameters {', '.join(repr(n) for n in reads)})") from None
         self.order = [(constrained[name], compiled[name]) for name in names]
+        # The parameters each constrained value depends on, through the chain
+        # of constraints (for propagate); None means "any": the expression
+        # calls a function from outside the default table, whose body may
+        # read any name.
+        table = default_symtable(interpreter)
+        self.depends = {}
+        for name in names:  # dependency order: what it reads is known already
+            depends = set()
+            for used in reads[name]:
+                if used in constrained:
+                    inner = self.depends[used]
+                    depends = None if inner is None or depends is None else depends | inner
+                elif used in params:
+                    depends = None if depends is None else depends | {used}
+                elif callable(symtable[used]) and symtable[used] is not table.get(used):
+                    depends = None
+            self.depends[name] = depends
         self.evaluate()
 
     def evaluate(self):
@@ -184,47 +203,56 @@ def propagate(plan, varying, covar, step=1e-4):
     ----------
     plan : ConstraintPlan
     varying : list of Parameter
-        The varying parameters, in the order of `covar`.
+        The varying parameters, in the order of `covar`, with their stderr.
     covar : ndarray, shape (nvarys, nvarys)
-        Their covariance (rows of NaN for parameters without one).
+        Their covariance (NaN rows and columns for those without one).
     step : float
         Central-difference step, relative to max(|P_j|, stderr_j).
 
     Notes
     -----
-    ``g_j = (c(P + h_j e_j) - c(P - h_j e_j)) / (2 h_j)``; exact for
+    ``g_j = (c(P + h_j e_j) - c(P - h_j e_j)) / (2 h_j)``, every constrained
+    value re-evaluated in order, so chains are followed; exact for
     expressions linear in P, O(h**2) otherwise. A constrained parameter
-    whose gradient touches a parameter without a covariance row gets
-    stderr None.
+    that depends on a parameter without a covariance gets stderr None.
     """
     symtable = plan.interpreter.symtable
-    base = [par.value for par in varying]
-    g = np.zeros((len(plan.order), len(varying)))
+    needed = set()
+    for depends in plan.depends.values():
+        if depends is None:
+            needed = {par.name for par in varying}
+            break
+        needed |= depends
+    zeros = [0.0] * len(plan.order)
+    columns = []  # columns[j][k] = d(constrained k)/d(varying j)
     try:
-        for j, par in enumerate(varying):
-            scale = max(abs(base[j]), par.stderr or 0.0)
+        for par in varying:
+            if par.name not in needed:  # no constrained value reads it
+                columns.append(zeros)
+                continue
+            base = par.value
+            scale = max(abs(base), par.stderr or 0.0)
             h = step * (scale if scale > 0 else 1.0)
-            ends = []
-            for sign in (1.0, -1.0):
-                symtable[par.name] = base[j] + sign * h
-                plan.evaluate()
-                ends.append([c._value for c, _ in plan.order])
-            g[:, j] = (np.array(ends[0]) - np.array(ends[1])) / (2 * h)
+            symtable[par.name] = base + h
+            plan.evaluate()
+            upper = [c._value for c, _ in plan.order]
+            symtable[par.name] = base - h
+            plan.evaluate()
+            columns.append([(hi - c._value) / (2 * h) for hi, (c, _) in zip(upper, plan.order)])
+            symtable[par.name] = base
     finally:
-        for par, value in zip(varying, base):
-            symtable[par.name] = value
+        for par in varying:
+            symtable[par.name] = par.value
         plan.evaluate()
-    known = ~np.isnan(np.diag(covar))
-    for row, (con, _) in zip(g, plan.order):
-        if np.any(row[~known] != 0.0):
+    G = np.array(columns).T  # shape (nconstrained, nvarys)
+    unknown = [j for j, v in enumerate(np.diag(covar).tolist()) if v != v]  # NaN rows
+    cross = G @ np.nan_to_num(covar)  # cov(c_k, P_j); NaN rows count as 0 ...
+    variance = (cross * G).sum(axis=1)
+    sd = [p.stderr for p in varying]
+    for k, ((con, _), row, var) in enumerate(zip(plan.order, cross.tolist(), variance.tolist())):
+        if any(columns[j][k] != 0.0 for j in unknown):  # ... unless the value depends on one
             con.stderr = con.correl = None
             continue
-        gk = row[known]
-        Ck = covar[np.ix_(known, known)]
-        cross = gk @ Ck  # cov(c, P_j) for the known j
-        var = float(cross @ gk)
         con.stderr = math.sqrt(var) if var > 0 else 0.0
-        names = [p.name for p, k in zip(varying, known) if k]
-        sds = [p.stderr for p, k in zip(varying, known) if k]
-        con.correl = ({n: float(x / (con.stderr * s)) for n, x, s in zip(names, cross, sds) if s}
-                      if con.stderr > 0 else {})
+        con.correl = {p.name: x / (con.stderr * s) for p, x, s in zip(varying, row, sd)
+                      if s and con.stderr > 0}

@@ -112,28 +112,27 @@ class Interpreter(StatementsMixin):
     #: Deepest chain of calls of functions defined with ``def``.
     max_calls = 50
 
+    #: The syntax the interpreter knows: node type -> the method compiling it.
+    #: Anything else is refused. Statements are in evaluator_statements.py.
+    _NODES = {
+        # expressions
+        ast.Constant: "_Constant", ast.Name: "_Name", ast.BinOp: "_BinOp",
+        ast.UnaryOp: "_UnaryOp", ast.BoolOp: "_BoolOp", ast.Compare: "_Compare",
+        ast.IfExp: "_IfExp", ast.Call: "_Call", ast.Tuple: "_Tuple", ast.List: "_List",
+        ast.Subscript: "_Subscript", ast.Slice: "_Slice",
+        # statements
+        ast.Expr: "_Expr", ast.Assign: "_Assign", ast.AugAssign: "_AugAssign",
+        ast.If: "_If", ast.For: "_For", ast.While: "_While", ast.Break: "_Break",
+        ast.Continue: "_Continue", ast.Pass: "_Pass", ast.FunctionDef: "_FunctionDef",
+        ast.Return: "_Return",
+    }
+
     def __init__(self, symtable=None):
         self.symtable = default_symtable(self)
         if symtable:
             self.symtable.update(symtable)
         self._steps = 0
         self._calls = 0
-        self._NODES = {
-            # expressions
-            ast.Constant: self._Constant, ast.Name: self._Name,
-            ast.BinOp: self._BinOp, ast.UnaryOp: self._UnaryOp,
-            ast.BoolOp: self._BoolOp, ast.Compare: self._Compare,
-            ast.IfExp: self._IfExp, ast.Call: self._Call,
-            ast.Tuple: self._Tuple, ast.List: self._List,
-            ast.Subscript: self._Subscript, ast.Slice: self._Slice,
-            # statements
-            ast.Expr: self._Expr, ast.Assign: self._Assign,
-            ast.AugAssign: self._AugAssign, ast.If: self._If,
-            ast.For: self._For, ast.While: self._While,
-            ast.Break: self._Break, ast.Continue: self._Continue,
-            ast.Pass: self._Pass, ast.FunctionDef: self._FunctionDef,
-            ast.Return: self._Return,
-        }
 
     # -- the public face ------------------------------------------------------------
     def parse(self, text, mode="exec"):
@@ -150,15 +149,16 @@ class Interpreter(StatementsMixin):
         except (RecursionError, MemoryError, ValueError) as err:  # pathological nesting, bad literals
             raise ExpressionError(f"cannot parse {short(text)}: {type(err).__name__}") from None
 
-    def compile(self, text, mode="eval"):
+    def compile(self, text, mode="eval", tree=None):
         """Compile `text` into a closure of no arguments that evaluates it.
 
         ``mode='eval'`` takes one expression and the closure returns its
         value; ``mode='exec'`` takes statements and returns the value of the
         last one if it is an expression, else None. Calling the closure
-        runs with a fresh work budget.
+        runs with a fresh work budget. `tree`, if given, is ``parse(text,
+        mode)`` done already (so that a caller parses once).
         """
-        tree = self.parse(text, mode)
+        tree = self.parse(text, mode) if tree is None else tree
         self._text = text
         body = (self._compile(tree.body, 0, _Context()) if mode == "eval"
                 else self._block(tree.body, 0, _Context(), value_of_last=True))
@@ -189,14 +189,17 @@ class Interpreter(StatementsMixin):
             self.symtable.update(saved)
             raise
 
-    def names(self, text):
+    def names(self, text, tree=None):
         """The names `text` reads, in order of first use (for dependencies).
+
+        Names read inside a function defined with ``def`` are not seen from
+        a call to it: only those written in `text` itself.
 
         >>> Interpreter().names('cen_1 * wid_2 / max(wid_1, 0.001)')
         ['cen_1', 'wid_2', 'max', 'wid_1']
         """
         found = []
-        for node in ast.walk(self.parse(text, "eval")):
+        for node in ast.walk(self.parse(text, "eval") if tree is None else tree):
             if isinstance(node, ast.Name) and node.id not in found:
                 found.append(node.id)
         return found
@@ -208,7 +211,7 @@ class Interpreter(StatementsMixin):
         method = self._NODES.get(type(node))
         if method is None:
             raise ExpressionError(f"{describe_node(node)} is not supported, in {short(self._text)}")
-        return method(node, depth + 1, ctx)
+        return getattr(self, method)(node, depth + 1, ctx)
 
 
     def _Constant(self, node, depth, ctx):

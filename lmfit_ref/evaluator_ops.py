@@ -12,6 +12,7 @@ of the default table that could run away (``range``, ``max``, ``min``,
 Book: book/evaluator.md
 """
 import ast
+import functools
 import math
 import operator
 
@@ -106,8 +107,13 @@ def default_symtable(limits):
     >>> sorted(set(table) - set(_MATH_NAMES))
     ['abs', 'e', 'factorial', 'max', 'min', 'pi', 'range']
     """
+    return dict(_base_table(limits.max_length))
+
+
+@functools.lru_cache(maxsize=None)
+def _base_table(cap):
+    """Built once per length limit; each interpreter gets its own copy."""
     table = {name: getattr(math, name) for name in _MATH_NAMES}
-    cap = limits.max_length
 
     def check_iterable(args, fname):
         if len(args) == 1 and hasattr(args[0], "__len__") and len(args[0]) > cap:
