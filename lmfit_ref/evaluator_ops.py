@@ -113,6 +113,9 @@ def default_symtable(limits):
 @functools.lru_cache(maxsize=None)
 def _base_table(cap):
     """Built once per length limit; each interpreter gets its own copy."""
+    # deviation: lmfit 0.5's asteval also exposed Python builtins and allowed
+    # attribute access; here the table is the manual's 5.2 list, plus a
+    # capped range() so that for loops have something to count with.
     table = {name: getattr(math, name) for name in _MATH_NAMES}
 
     def check_iterable(args, fname):

@@ -67,12 +67,15 @@ def format_errors(params, modelpars=None, show_correl=True, min_correl=0.1):
                 extra = f", model_value= {_number(modelpars[name].value, 'f')}"
             lines.append(f"{head}+/- {err} (initial= {_number(par.init_value, 'f')}{extra})")
     if show_correl:
+        position = {name: i for i, name in enumerate(params)}
         pairs, seen = [], set()
         for name, par in params.items():
             for other, c in (par.correl or {}).items():
-                if (other, name) not in seen and abs(c) >= min_correl:
-                    seen.add((name, other))
-                    pairs.append((name, other, c))
+                # each pair once, named in the order of the parameters
+                a, b = sorted((name, other), key=lambda n: position.get(n, len(position)))
+                if (a, b) not in seen and abs(c) >= min_correl:
+                    seen.add((a, b))
+                    pairs.append((a, b, c))
         if pairs:
             lines.append("Correlations:")
             pad = max(39, max(len(f"C({a}, {b})") + 1 for a, b, _ in pairs))
