@@ -76,23 +76,32 @@ def order_by_dependency(reads):
     ...
     ValueError: constraint expressions form a cycle: a -> b -> a
     """
-    order, state = [], {}  # state: 1 = being visited, 2 = done
-
-    def visit(name, path):
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            cycle = path[path.index(name):] + [name]
-            raise ValueError("constraint expressions form a cycle: " + " -> ".join(cycle))
-        state[name] = 1
-        for other in reads[name]:
-            if other in reads:
-                visit(other, path + [name])
-        state[name] = 2
-        order.append(name)
-
-    for name in reads:
-        visit(name, [])
+    # Depth-first search with an explicit stack (a chain of thousands of
+    # constraints must not hit Python's recursion limit). A name is written
+    # to `order` when everything it reads has been; meeting a name that is
+    # still on the current path means a cycle.
+    order, done, on_path = [], set(), []
+    for start in reads:
+        if start in done:
+            continue
+        stack = [(start, iter(reads[start]))]
+        on_path.append(start)
+        while stack:
+            name, pending = stack[-1]
+            for other in pending:
+                if other not in reads or other in done:
+                    continue
+                if other in on_path:
+                    cycle = on_path[on_path.index(other):] + [other]
+                    raise ValueError("constraint expressions form a cycle: " + " -> ".join(cycle))
+                stack.append((other, iter(reads[other])))
+                on_path.append(other)
+                break
+            else:  # everything `name` reads is done
+                stack.pop()
+                on_path.pop()
+                done.add(name)
+                order.append(name)
     return order
 
 
@@ -143,27 +152,36 @@ class ConstraintPlan:
                 if used not in params and used not in symtable:
                     raise ValueError(f"parameter {name!r}, expr={par.expr!r}: unknown name "
                                      f"{used!r} (not a parameter, nor in the symtable)")
+        # An expression that calls a function from outside the default table
+        # (one the user added, or defined with def) is "opaque": the body may
+        # read any name. It is evaluated after every transparent constraint,
+        # and for propagation it depends on every parameter.
+        table = default_symtable(interpreter)
+        opaque = {name: any(callable(symtable.get(u)) and symtable.get(u) is not table.get(u)
+                            for u in used if u not in params)
+                  for name, used in reads.items()}
+        transparent = [n for n in constrained if not opaque[n]]
+        ordering = {name: used + transparent if opaque[name] else used
+                    for name, used in reads.items()}
         try:
-            names = order_by_dependency(reads)
+            names = order_by_dependency(ordering)
         except ValueError as err:
-            raise ValueError(f"{err} (parameters {', '.join(repr(n) for n in reads)})") from None
+            exprs = "; ".join(f"parameter {n!r}, expr={constrained[n].expr!r}" for n in reads)
+            raise ValueError(f"{err} ({exprs})") from None
         self.order = [(constrained[name], compiled[name]) for name in names]
         # The parameters each constrained value depends on, through the chain
-        # of constraints (for propagate); None means "any": the expression
-        # calls a function from outside the default table, whose body may
-        # read any name.
-        table = default_symtable(interpreter)
+        # of constraints (for propagate); None means "any parameter".
         self.depends = {}
         for name in names:  # dependency order: what it reads is known already
-            depends = set()
+            depends = None if opaque[name] else set()
             for used in reads[name]:
+                if depends is None:
+                    break
                 if used in constrained:
                     inner = self.depends[used]
-                    depends = None if inner is None or depends is None else depends | inner
+                    depends = None if inner is None else depends | inner
                 elif used in params:
-                    depends = None if depends is None else depends | {used}
-                elif callable(symtable[used]) and symtable[used] is not table.get(used):
-                    depends = None
+                    depends.add(used)
             self.depends[name] = depends
         self.evaluate()
 
@@ -185,6 +203,9 @@ def as_value(value, par):
     """A constrained value as a finite float, or a ValueError naming the parameter."""
     if type(value) is float and value - value == 0.0:  # the fast, common case
         return value
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"parameter {par.name!r}, expr={par.expr!r} gave {value!r}, "
+                         "a truth value, not a number")
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -224,6 +245,17 @@ def propagate(plan, varying, covar, step=1e-4):
             break
         needed |= depends
     zeros = [0.0] * len(plan.order)
+    best = [c._value for c, _ in plan.order]
+
+    def values_at(name, x):
+        """Constrained values with one varying value moved, or None off its domain."""
+        symtable[name] = x
+        try:
+            plan.evaluate()
+        except ValueError:  # e.g. sqrt(a) with a stepped below 0
+            return None
+        return [c._value for c, _ in plan.order]
+
     columns = []  # columns[j][k] = d(constrained k)/d(varying j)
     try:
         for par in varying:
@@ -233,13 +265,15 @@ def propagate(plan, varying, covar, step=1e-4):
             base = par.value
             scale = max(abs(base), par.stderr or 0.0)
             h = step * (scale if scale > 0 else 1.0)
-            symtable[par.name] = base + h
-            plan.evaluate()
-            upper = [c._value for c, _ in plan.order]
-            symtable[par.name] = base - h
-            plan.evaluate()
-            columns.append([(hi - c._value) / (2 * h) for hi, (c, _) in zip(upper, plan.order)])
+            upper, lower = values_at(par.name, base + h), values_at(par.name, base - h)
             symtable[par.name] = base
+            if upper and lower:  # central difference
+                columns.append([(hi - lo) / (2 * h) for hi, lo in zip(upper, lower)])
+            elif upper or lower:  # at the edge of an expression's domain: one-sided
+                side, sign = (upper, 1.0) if upper else (lower, -1.0)
+                columns.append([sign * (v - b) / h for v, b in zip(side, best)])
+            else:
+                columns.append([math.nan] * len(best))
     finally:
         for par in varying:
             symtable[par.name] = par.value
@@ -250,7 +284,8 @@ def propagate(plan, varying, covar, step=1e-4):
     variance = (cross * G).sum(axis=1)
     sd = [p.stderr for p in varying]
     for k, ((con, _), row, var) in enumerate(zip(plan.order, cross.tolist(), variance.tolist())):
-        if any(columns[j][k] != 0.0 for j in unknown):  # ... unless the value depends on one
+        if any(columns[j][k] != 0.0 for j in unknown) or var != var:  # ... unless it depends
+            # on one, or its gradient could not be computed
             con.stderr = con.correl = None
             continue
         con.stderr = math.sqrt(var) if var > 0 else 0.0

@@ -7,12 +7,13 @@ This module composes the others. The data path of one fit:
    bounds transform (``bounds.transform_for``) and computes the internal
    starting vector ``u0``. Everything that can be decided before the first
    evaluation is decided here.
-2. The engine calls ``residual(u)`` many times: the hot path. It maps each
-   ``u_i`` to ``P_i`` with the precomputed function, writes it into the
-   Parameter, calls the user's function, and checks what came back (an
-   array of float, the same length every time, every element finite)
-   with a handful of cheap tests. No parsing, no sorting, no dictionaries
-   built, no copies.
+2. The engine calls ``residual(u)`` many times: the hot path, built by
+   ``objective.make_objective``. It maps each ``u_i`` to ``P_i`` with the
+   precomputed function, writes it into the Parameter, evaluates the
+   constrained parameters in their precomputed order, calls the user's
+   function, and checks what came back (an array of float, the same length
+   every time, every element finite) with a handful of cheap tests. No
+   parsing, no sorting, no dictionaries built, no copies.
 3. After the engine returns, the best values are written back, the fit
    statistics computed, and ``covariance.py`` turns the engine's covariance
    into ``stderr`` and ``correl`` in the user's coordinates.
@@ -31,61 +32,18 @@ chisqr   sum(r**2);  redchi = chisqr / nfree
 
 Book: book/fitting.md
 """
-import functools
 import math
 
 import numpy as np
 
 from . import bounds, covariance
-from .constraints import ConstraintPlan, as_value, propagate
+from .constraints import ConstraintPlan, propagate
 from .engines import get_engine
 from .evaluator import Interpreter
+from .objective import FitError, make_objective
 from .parameters import Parameters
 
 __all__ = ["Minimizer", "minimize", "FitError"]
-
-_FLOAT64 = np.dtype(np.float64)
-
-
-class FitError(RuntimeError):
-    """A fit stopped because the residual function misbehaved.
-
-    The message names the evaluation and the parameter values at fault; the
-    original exception, if any, is chained as ``__cause__``. The caller's
-    Parameters are restored before this is raised.
-    """
-
-
-def _describe(params):
-    return ", ".join(f"{name}={par.value!r}" for name, par in params.items())
-
-
-def _where(count, params):
-    return f"at evaluation {count} (parameters {_describe(params)})"
-
-
-def _as_residual(r, count, params):
-    """Convert a residual that is not a 1-d float64 array, or refuse it.
-
-    Lists, tuples and arrays of any real dtype are converted (a 2-d array
-    is flattened, as MINPACK sees only a vector); a scalar, None, complex
-    values or text are refused.
-    """
-    if r is None:
-        raise FitError(f"the residual function returned None {_where(count, params)}; it must return "
-                       "an array of residuals (did it forget `return`?)")
-    try:
-        arr = np.asarray(r)
-    except Exception as err:  # ragged lists and the like
-        raise FitError(f"the residual function returned {type(r).__name__}, which is not "
-                       f"an array of numbers, {_where(count, params)}") from err
-    if arr.ndim == 0:
-        raise FitError(f"the residual function returned a scalar ({type(r).__name__}) {_where(count, params)}; "
-                       "least squares needs the array of residuals, not their sum")
-    if arr.dtype.kind not in "biuf":
-        raise FitError(f"the residual function returned an array of dtype {arr.dtype} {_where(count, params)}; "
-                       "it must be real numbers")
-    return np.ascontiguousarray(arr, dtype=np.float64).ravel()
 
 
 class Minimizer:
@@ -205,125 +163,11 @@ class Minimizer:
 
     # -- step 2: the hot path ------------------------------------------------------
     def _make_objective(self, user_jacobian=None, col_deriv=False):
-        """Build ``residual(u)`` (and ``jacobian(u)``) for the engine.
+        """Build ``residual(u)`` and ``jacobian(u)`` for the engine (``objective.py``)."""
+        return make_objective(self.userfcn, self.params, self.userargs, self.userkws,
+                              self._varying, self._maps, self._constraints,
+                              user_jacobian, col_deriv)
 
-        Everything the closures use is bound to local names here, once, so
-        that each evaluation only writes nvarys floats, calls the user's
-        function and makes four cheap checks on what it returns.
-        """
-        params = self.params
-        # partial binds the user's arguments once; calling it is C-level.
-        call = functools.partial(self.userfcn, params, *self.userargs, **self.userkws)
-        varying, nvarys = self._varying, self.nvarys
-        # Unbounded parameters take u_i as it is; bounded ones are then
-        # overwritten with P(u_i). Skipping the identity call for the first
-        # kind is the commonest case made cheapest.
-        bounded = [(par, to_external, a, b, i) for i, (par, (to_external, _, a, b))
-                   in enumerate(zip(varying, self._maps)) if to_external is not bounds.free_to_external]
-        isfinite = math.isfinite
-        shape = None  # (ndata,), learned from the first evaluation
-        count = 0
-        plan = self._constraints
-        order = [(par, par.name, expression) for par, expression in plan.order] if plan else []
-        named = [(par.name, par) for par in varying]
-        symtable = self._asteval.symtable if order else None
-
-        def constrain():
-            """Evaluate the constrained parameters, in dependency order."""
-            for name, par in named:
-                symtable[name] = par._value
-            for par, name, expression in order:
-                try:
-                    value = expression()
-                    if type(value) is not float or value - value != 0.0:  # not a finite float
-                        value = as_value(value, par)
-                except ValueError as err:  # ExpressionError is a ValueError
-                    raise FitError(f"{err}, {_where(count, params)}") from None
-                symtable[name] = par._value = value
-
-        def set_values(u):
-            values = u.tolist()
-            for par, v in zip(varying, values):
-                par._value = v
-            for par, to_external, a, b, i in bounded:
-                par._value = to_external(values[i], a, b)
-            if order:
-                constrain()
-
-        def check(r):
-            """The slow path: convert or refuse `r`, learn or enforce its length."""
-            nonlocal shape
-            r = _as_residual(r, count, params)
-            if shape is None:
-                if r.shape[0] < nvarys:
-                    raise FitError(f"the residual function returned {r.shape[0]} values, fewer than "
-                                   f"the {nvarys} varying parameters; least squares needs at "
-                                   "least as many residuals as variables")
-                shape = r.shape
-            elif r.shape != shape:
-                raise FitError(f"the residual function returned {r.shape[0]} values at evaluation "
-                               f"{count}, but {shape[0]} before; its length must not change "
-                               f"(parameters {_describe(params)})")
-            return r
-
-        def residual(u):
-            nonlocal count
-            count += 1
-            values = u.tolist()  # set_values(u), inlined: this is the hot path
-            for par, v in zip(varying, values):
-                par._value = v
-            for par, to_external, a, b, i in bounded:
-                par._value = to_external(values[i], a, b)
-            if order:
-                constrain()
-            try:
-                r = call()
-            except Exception as err:
-                raise FitError(f"the residual function raised {type(err).__name__}: {err} "
-                               f"at evaluation {count} (parameters {_describe(params)})") from err
-            # Fast test: a 1-d float64 array of the length seen before. Anything
-            # else (a list, another dtype or length, the first call) goes the
-            # slow way, which converts or raises.
-            try:
-                fast = r.dtype is _FLOAT64 and r.shape == shape
-            except AttributeError:
-                fast = False
-            if not fast:
-                r = check(r)
-            # One dot product (fast) tells whether all are finite; only if it
-            # is not (NaN, inf, or a huge-but-finite overflow) look closer.
-            if not isfinite(r.dot(r)) and not np.isfinite(r).all():
-                bad = int(np.flatnonzero(~np.isfinite(r))[0])
-                raise FitError(f"the residual function returned {r[bad]} at index {bad} at "
-                               f"evaluation {count} (parameters {_describe(params)})")
-            return r
-
-        def evaluations():
-            return count
-
-        if user_jacobian is None:
-            return residual, None, evaluations
-        slopes = [(slope, a, b) for (_, slope, a, b) in self._maps]
-
-        def jacobian(u):
-            set_values(u)
-            try:
-                J = np.asarray(user_jacobian(params, *self.userargs, **self.userkws), dtype=float)
-            except Exception as err:
-                raise FitError(f"Dfun raised {type(err).__name__}: {err} "
-                               f"(parameters {_describe(params)})") from err
-            want = (nvarys, shape[0]) if col_deriv else (shape[0], nvarys)
-            if J.shape != want or not np.isfinite(J).all():
-                raise FitError(f"Dfun must return a finite array of shape {want} "
-                               f"({'col_deriv=True' if col_deriv else 'rows = residuals'}), got "
-                               f"shape {J.shape} (parameters {_describe(params)})")
-            # Chain rule: dr/du = dr/dP * dP/du, one factor per parameter.
-            D = np.array([slope(v, a, b) for (slope, a, b), v in zip(slopes, u.tolist())])
-            return J * D[:, None] if col_deriv else J * D
-
-        return residual, jacobian, evaluations
-
-    # -- steps 3 and 4: run, write back, or restore ---------------------------------
     def _fit(self, engine_name, kws):
         self._check_inputs(require=("function", "params"))
         saved = [(par, par._get_state()) for par in self.params.values()]
