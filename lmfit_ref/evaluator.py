@@ -13,8 +13,8 @@ no arguments that computes the node's value, by one small method per node
 type (``_Constant``, ``_Name``, ``_BinOp``, ...; the table ``_NODES`` lists
 them all). A parent's closure calls its children's. Evaluating an
 expression is then one call of the root closure: the tree is not walked
-again, which is why a constraint costs a few hundred nanoseconds per fit
-step rather than microseconds. Statements compile the same way; ``return``,
+again, which is why a simple constraint costs well under a microsecond per fit
+step. Statements compile the same way; ``return``,
 ``break`` and ``continue`` travel as private exceptions that never leave
 the interpreter.
 
@@ -39,11 +39,15 @@ Why it is safe (by construction, not by a blocklist)
   no f-strings, so no format-string walk.
 * **Every cost is capped** (class attributes of `Interpreter`, documented
   there; the guards and the default table are in ``evaluator_ops.py``,
-  statements in ``evaluator_statements.py``): source length, nesting depth, the size of integers (checked
-  *before* ``**``, ``*`` and ``<<`` compute them, so ``9**9**9`` fails at
-  once), of strings and sequences (``'a'*10**10`` likewise), the work done
-  in loops and functions, recursion depth, ``range`` length and
-  ``factorial``'s argument.
+  statements in ``evaluator_statements.py``): source length, nesting
+  depth, the size of integers (checked *before* ``**``, ``*`` and ``<<``
+  compute them, so ``9**9**9`` fails at once), of strings and sequences
+  (``'a'*10**10`` likewise, nested sequences counted in full), recursion
+  depth, ``range`` length and ``factorial``'s argument; and one *work
+  budget* per evaluation pays for every loop pass and call (the nodes it
+  runs), for every sequence an operation creates, compares or scans (its
+  elements) and for arithmetic on big integers (one step per 64 bits), so
+  neither time nor memory can run away.
 
 The published advisories against the asteval package were, in turn: an
 attribute walk through ``str.format`` reaching an exception's ``.obj``;
@@ -65,11 +69,19 @@ import ast
 
 import numpy as np
 
-from .evaluator_ops import (BINARY, COMPARE, GUARDS, UNARY, ExpressionError,
-                            default_symtable, describe_node, short)
+from .evaluator_ops import (BINARY, COMPARE, GUARDS, SEQUENCES, UNARY, ExpressionError,
+                            default_symtable, describe_node, pay, short, weight)
 from .evaluator_statements import Procedure, StatementsMixin, _Context
 
 __all__ = ["Interpreter", "ExpressionError"]
+
+
+def _text(err):
+    """An exception's message, even if its ``__str__`` misbehaves."""
+    try:
+        return str(err)
+    except Exception:
+        return type(err).__name__
 
 
 class Interpreter(StatementsMixin):
@@ -133,6 +145,7 @@ class Interpreter(StatementsMixin):
             self.symtable.update(symtable)
         self._steps = 0
         self._calls = 0
+        self._running = False  # inside an evaluation (see Procedure.__call__)
 
     # -- the public face ------------------------------------------------------------
     def parse(self, text, mode="exec"):
@@ -145,9 +158,10 @@ class Interpreter(StatementsMixin):
         try:
             return ast.parse(text.strip() if mode == "eval" else text, mode=mode)
         except SyntaxError as err:
-            raise ExpressionError(f"syntax error in {text!r}: {err.msg}") from None
+            message = f"syntax error in {short(text)}: {err.msg}"
         except (RecursionError, MemoryError, ValueError) as err:  # pathological nesting, bad literals
-            raise ExpressionError(f"cannot parse {short(text)}: {type(err).__name__}") from None
+            message = f"cannot parse {short(text)}: {type(err).__name__}"
+        raise ExpressionError(message)  # outside the except clauses: text only
 
     def compile(self, text, mode="eval", tree=None):
         """Compile `text` into a closure of no arguments that evaluates it.
@@ -164,15 +178,21 @@ class Interpreter(StatementsMixin):
                 else self._block(tree.body, 0, _Context(), value_of_last=True))
 
         def run():
-            self._steps = self._calls = 0
+            self._steps = self._calls = 0  # a fresh work budget for each evaluation
+            self._running = True
             try:
                 return body()
-            except ExpressionError:
-                raise
+            except ExpressionError as err:
+                message = _text(err)
             except KeyboardInterrupt:
                 raise  # a real Ctrl-C must still stop the program
-            except BaseException as err:  # 1/0, overflow, a type mismatch...: text only
-                raise ExpressionError(f"{type(err).__name__}: {err}, in {short(text)}") from None
+            except BaseException as err:  # 1/0, overflow, a type mismatch...
+                message = f"{type(err).__name__}: {_text(err)}, in {short(text)}"
+            finally:
+                self._running = False
+            # Raised here, outside the except clauses, so that it carries text
+            # only: no __context__, no traceback into the interpreter.
+            raise ExpressionError(message)
         return run
 
     def eval(self, text):
@@ -259,14 +279,13 @@ class Interpreter(StatementsMixin):
             raise ExpressionError(f"operator {type(node.op).__name__} is not supported")
         left = self._compile(node.left, depth, ctx)
         right = self._compile(node.right, depth, ctx)
-        guard = GUARDS.get(type(node.op))
-        if guard is None:
-            return lambda: op(left(), right())
-        limits = self
+        guard = GUARDS.get(type(node.op), pay)
+        interp = self
 
         def binop():
             a, b = left(), right()
-            guard(a, b, limits)  # refuses before computing a result too big to hold
+            if type(a) is not float or type(b) is not float:
+                guard(a, b, interp)  # refuse a result too big to hold; pay for big operands
             return op(a, b)
         return binop
 
@@ -295,10 +314,14 @@ class Interpreter(StatementsMixin):
         rest = [(COMPARE[type(op)], self._compile(c, depth, ctx))
                 for op, c in zip(node.ops, node.comparators)]
 
+        interp = self
+
         def compare():
             a = first()
             for op, other in rest:
                 b = other()
+                if type(a) is not float or type(b) is not float:
+                    pay(a, b, interp)  # comparing big sequences or integers costs
                 if not op(a, b):
                     return False
                 a = b
@@ -320,6 +343,7 @@ class Interpreter(StatementsMixin):
         args = [self._compile(a, depth, ctx) for a in node.args]
         kws = [(k.arg, self._compile(k.value, depth, ctx)) for k in node.keywords]
         name = getattr(node.func, "id", "the called object")
+        interp = self
 
         def call():
             f = func()
@@ -327,16 +351,22 @@ class Interpreter(StatementsMixin):
                 raise ExpressionError(f"{name} is not a function ({type(f).__name__})")
             values = [a() for a in args]
             keywords = {k: v() for k, v in kws}
+            for v in values:
+                if isinstance(v, SEQUENCES):  # max, min, fsum... scan their arguments
+                    interp._spend(weight(v, interp.max_length))
             if isinstance(f, Procedure):
                 return f(*values, **keywords)
             try:
-                return f(*values, **keywords)
+                result = f(*values, **keywords)
             except ExpressionError:
                 raise
             except KeyboardInterrupt:
                 raise  # a real Ctrl-C must still stop the program
             except BaseException as err:  # only text leaves: never the exception object
                 raise ExpressionError(f"{name}() raised {type(err).__name__}: {err}") from None
+            if isinstance(result, int) and result.bit_length() > 64:  # factorial, ...
+                interp._spend(result.bit_length() >> 6)
+            return result
         return call
 
     def _Tuple(self, node, depth, ctx):
@@ -353,15 +383,19 @@ class Interpreter(StatementsMixin):
         """``x[i]``, ``x[i:j:k]`` on a tuple, list, string, range or NumPy array."""
         value = self._compile(node.value, depth, ctx)
         index = self._compile(node.slice, depth, ctx)
+        interp = self
 
         def subscript():
             v, i = value(), index()
             if not isinstance(v, (tuple, list, str, range, np.ndarray)):
                 raise ExpressionError(f"indexing a {type(v).__name__} is not supported")
             try:
-                return v[i]
+                item = v[i]
             except (IndexError, TypeError, ValueError) as err:
                 raise ExpressionError(f"bad index: {err}") from None
+            if isinstance(i, slice) and isinstance(item, SEQUENCES):
+                interp._spend(len(item))  # a slice is a copy
+            return item
         return subscript
 
     def _Slice(self, node, depth, ctx):

@@ -16,7 +16,8 @@ import functools
 import math
 import operator
 
-__all__ = ["ExpressionError", "default_symtable", "BINARY", "UNARY", "COMPARE", "GUARDS"]
+__all__ = ["ExpressionError", "default_symtable", "BINARY", "UNARY", "COMPARE", "GUARDS",
+           "pay", "weight", "SEQUENCES"]
 
 
 class ExpressionError(ValueError):
@@ -32,15 +33,9 @@ _MATH_NAMES = ("acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil
                "trunc")
 
 
-def _no_string_format(a, b):
-    if isinstance(a, (str, bytes)):
-        raise ExpressionError("string formatting with % is not supported")
-    return operator.mod(a, b)
-
-
 BINARY = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: _no_string_format,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
     ast.Pow: operator.pow, ast.LShift: operator.lshift, ast.RShift: operator.rshift,
     ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.BitXor: operator.xor,
 }
@@ -58,40 +53,106 @@ def _is_int(x):
     return isinstance(x, int)  # bool included: True is 1
 
 
+SEQUENCES = (str, bytes, tuple, list, range)
+
+
 def _sized(x):
-    return isinstance(x, (str, bytes, tuple, list))
+    return isinstance(x, SEQUENCES)
 
 
-def _guard_pow(a, b, limits):
-    if _is_int(a) and _is_int(b) and b > 0 and abs(a) > 1:
-        if b * a.bit_length() > limits.max_int_bits:
-            raise ExpressionError(f"{a}**{b} would have about {b * a.bit_length()} bits; "
-                                  f"the limit is {limits.max_int_bits}")
+def number(n):
+    """An integer for a message: its digits, or its size if it has too many to print."""
+    return str(n) if not _is_int(n) or n.bit_length() <= 64 else f"a {n.bit_length()}-bit integer"
 
 
-def _guard_mul(a, b, limits):
+def weight(value, limit):
+    """Elements in a sequence, counting those of nested sequences; stops past `limit`.
+
+    What an operation on `value` costs (compare, copy, repeat), shared
+    references counted every time they occur:
+
+    >>> inner = [0] * 10
+    >>> weight([inner] * 3, 1000), weight('abc', 1000), weight(2.5, 1000)
+    (33, 3, 0)
+    """
+    total, stack = 0, [value]
+    while stack and total <= limit:
+        x = stack.pop()
+        if isinstance(x, SEQUENCES):
+            total += len(x)
+            if isinstance(x, (tuple, list)) and total <= limit:
+                stack.extend(e for e in x if isinstance(e, SEQUENCES))
+    return total
+
+
+def pay(a, b, interp):
+    """Charge the work budget for an operation on big operands, or refuse it.
+
+    Called before a binary operation or comparison whose operands are not
+    both floats. Sequences cost their weight (elements, nested ones
+    included) and may not grow past ``max_length``; integers cost one step
+    per 64 bits.
+    """
     if _is_int(a) and _is_int(b):
-        if a.bit_length() + b.bit_length() > limits.max_int_bits:
-            raise ExpressionError(f"product of integers too large (over {limits.max_int_bits} bits)")
+        words = (a.bit_length() + abs(b).bit_length()) >> 6
+        if words:
+            interp._spend(words)
+    elif _sized(a) or _sized(b):
+        interp._spend(weight(a, interp.max_length) + weight(b, interp.max_length))
+
+
+def _guard_pow(a, b, interp):
+    if _is_int(a) and _is_int(b) and b > 0 and abs(a) > 1:
+        bits = b * a.bit_length()
+        if bits > interp.max_int_bits:
+            raise ExpressionError(f"{number(a)}**{number(b)} would have about {number(bits)} bits; "
+                                  f"the limit is {interp.max_int_bits}")
+    pay(a, b, interp)
+
+
+def _guard_mul(a, b, interp):
+    if _is_int(a) and _is_int(b):
+        if a.bit_length() + b.bit_length() > interp.max_int_bits:
+            raise ExpressionError(f"product of integers too large (over {interp.max_int_bits} bits)")
     elif _sized(a) or _sized(b):
         seq, n = (a, b) if _sized(a) else (b, a)
-        if _is_int(n) and len(seq) * n > limits.max_length:
-            raise ExpressionError(f"repeating a {type(seq).__name__} of length {len(seq)} {n} times "
-                                  f"exceeds the length limit {limits.max_length}")
+        if _is_int(n) and n > 0:
+            size = weight(seq, interp.max_length) * n
+            if size > interp.max_length:
+                raise ExpressionError(f"repeating a {type(seq).__name__} of {len(seq)} items "
+                                      f"(nested items counted) {number(n)} times exceeds the size "
+                                      f"limit {interp.max_length}")
+            interp._spend(size)
+            return
+    pay(a, b, interp)
 
 
-def _guard_add(a, b, limits):
-    if _sized(a) and _sized(b) and len(a) + len(b) > limits.max_length:
-        raise ExpressionError(f"result longer than the length limit {limits.max_length}")
+def _guard_add(a, b, interp):
+    if _sized(a) and _sized(b):
+        size = weight(a, interp.max_length) + weight(b, interp.max_length)
+        if size > interp.max_length:
+            raise ExpressionError(f"result larger than the size limit {interp.max_length}")
+        interp._spend(size)
+        return
+    pay(a, b, interp)
 
 
-def _guard_lshift(a, b, limits):
-    if _is_int(a) and _is_int(b) and a.bit_length() + b > limits.max_int_bits:
-        raise ExpressionError(f"{a} << {b} would exceed {limits.max_int_bits} bits")
+def _guard_lshift(a, b, interp):
+    if _is_int(a) and _is_int(b) and a.bit_length() + b > interp.max_int_bits:
+        raise ExpressionError(f"{number(a)} << {number(b)} would exceed {interp.max_int_bits} bits")
+    pay(a, b, interp)
 
 
+def _guard_mod(a, b, interp):
+    if isinstance(a, (str, bytes)):
+        raise ExpressionError("string formatting with % is not supported")
+    pay(a, b, interp)
+
+
+#: Binary operator -> what runs before it: refuse a result too big to hold,
+#: and charge the work budget for big operands.
 GUARDS = {ast.Pow: _guard_pow, ast.Mult: _guard_mul, ast.Add: _guard_add,
-           ast.LShift: _guard_lshift}
+          ast.LShift: _guard_lshift, ast.Mod: _guard_mod}
 
 
 # -- the default symtable ----------------------------------------------------------------------
@@ -128,13 +189,15 @@ def _base_table(cap):
             raise ExpressionError(f"range of {len(r)} items exceeds the limit {cap}")
         return r
 
-    def capped_max(*args, **kws):
+    # No key= for max and min: a key function called back for every item
+    # would do work the interpreter cannot see or charge.
+    def capped_max(*args, default=None):
         check_iterable(args, "max")
-        return max(*args, **kws)
+        return max(*args) if default is None else max(*args, default=default)
 
-    def capped_min(*args, **kws):
+    def capped_min(*args, default=None):
         check_iterable(args, "min")
-        return min(*args, **kws)
+        return min(*args) if default is None else min(*args, default=default)
 
     def capped_fsum(values):
         check_iterable((values,), "fsum")
@@ -143,8 +206,9 @@ def _base_table(cap):
         return math.fsum(values)
 
     def capped_factorial(n):
-        if _is_int(n) and n > 10_000:
-            raise ExpressionError(f"factorial({n}) is too large (limit 10000)")
+        # factorial(5000) has about 54000 bits, within max_int_bits
+        if _is_int(n) and n > 5000:
+            raise ExpressionError(f"factorial({number(n)}) is too large (limit 5000)")
         return math.factorial(n)
 
     table.update(e=math.e, pi=math.pi, abs=abs, max=capped_max, min=capped_min,

@@ -280,6 +280,15 @@ class Procedure:
                 if i < n - d:
                     raise ExpressionError(f"{self._name}() is missing argument {p!r}")
                 local[p] = self._defaults[i - (n - d)]
+        if not interp._running:
+            # Called from Python (trusted code), not from an expression: run
+            # it as an evaluation of its own, with a fresh work budget.
+            interp._steps = interp._calls = 0
+            interp._running = True
+            try:
+                return self(*args, **kws)
+            finally:
+                interp._running = False
         interp._calls += 1
         try:
             if interp._calls > interp.max_calls:
