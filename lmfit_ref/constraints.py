@@ -278,16 +278,21 @@ def propagate(plan, varying, covar, step=1e-4):
         for par in varying:
             symtable[par.name] = par.value
         plan.evaluate()
-    G = np.array(columns).T  # shape (nconstrained, nvarys)
-    unknown = [j for j, v in enumerate(np.diag(covar).tolist()) if v != v]  # NaN rows
-    cross = G @ np.nan_to_num(covar)  # cov(c_k, P_j); NaN rows count as 0 ...
-    variance = (cross * G).sum(axis=1)
+    # var(c_k) = g C g^T and cov(c_k, P_j) = (g C)_j, in plain Python: for
+    # the handful of parameters of a fit this beats NumPy's per-call cost,
+    # and terms with g_i = 0 are skipped, so a NaN row of C (a parameter
+    # without a covariance) matters only if the value depends on it.
+    C = np.asarray(covar, dtype=float).tolist()
+    n = len(varying)
     sd = [p.stderr for p in varying]
-    for k, ((con, _), row, var) in enumerate(zip(plan.order, cross.tolist(), variance.tolist())):
-        if any(columns[j][k] != 0.0 for j in unknown) or var != var:  # ... unless it depends
-            # on one, or its gradient could not be computed
-            con.stderr = con.correl = None
+    for k, (con, _) in enumerate(plan.order):
+        g = [column[k] for column in columns]
+        used = [i for i in range(n) if g[i] != 0.0]
+        cross = [sum(g[i] * C[i][j] for i in used) for j in range(n)]
+        var = sum(cross[j] * g[j] for j in used)
+        if var != var:  # NaN: a gradient that could not be computed, or a
+            con.stderr = con.correl = None  # parameter without a covariance
             continue
         con.stderr = math.sqrt(var) if var > 0 else 0.0
-        con.correl = {p.name: x / (con.stderr * s) for p, x, s in zip(varying, row, sd)
-                      if s and con.stderr > 0}
+        con.correl = {p.name: x / (con.stderr * s) for p, x, s in zip(varying, cross, sd)
+                      if s and con.stderr > 0 and x == x}

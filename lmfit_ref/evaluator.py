@@ -76,6 +76,9 @@ from .evaluator_statements import Procedure, StatementsMixin, _Context
 __all__ = ["Interpreter", "ExpressionError"]
 
 
+_WORD = 2 ** 63  # integers below this in size cost no more than floats
+
+
 def _text(err):
     """An exception's message, even if its ``__str__`` misbehaves."""
     try:
@@ -280,11 +283,17 @@ class Interpreter(StatementsMixin):
         left = self._compile(node.left, depth, ctx)
         right = self._compile(node.right, depth, ctx)
         guard = GUARDS.get(type(node.op), pay)
+        # Floats and word-sized integers need no guard, except for ** and <<,
+        # which turn small integers into huge ones.
+        always = isinstance(node.op, (ast.Pow, ast.LShift))
         interp = self
 
         def binop():
             a, b = left(), right()
-            if type(a) is not float or type(b) is not float:
+            ta, tb = type(a), type(b)
+            small = ((ta is float or ta is int and -_WORD < a < _WORD)
+                     and (tb is float or tb is int and -_WORD < b < _WORD))
+            if not small or always and ta is int and tb is int:
                 guard(a, b, interp)  # refuse a result too big to hold; pay for big operands
             return op(a, b)
         return binop

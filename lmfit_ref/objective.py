@@ -123,7 +123,14 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
     shape = None  # (ndata,), learned from the first evaluation
     count = 0
     order = [(par, par.name, expression) for par, expression in plan.order] if plan else []
-    named = [(par.name, par) for par in varying]
+    # Only the varying values that some constraint reads go to the symtable
+    # (all of them if one calls a function that may read anything).
+    reads = set()
+    for depends in (plan.depends.values() if plan else ()):
+        reads = {par.name for par in varying} if depends is None else reads | depends
+        if depends is None:
+            break
+    named = [(par.name, par) for par in varying if par.name in reads]
     symtable = plan.interpreter.symtable if order else None
 
     def constrain():
