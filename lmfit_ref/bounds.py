@@ -224,23 +224,41 @@ def slope(u, a=None, b=None):
     return transform_for(a, b)[2](u, a, b)
 
 
-def near_bound(u, a=None, b=None, tol=1e-3):
-    """True if the map is nearly flat at u: dP/du below `tol` times its largest value.
+def near_bound(u, a=None, b=None, tol=1e-3, sigma_u=None):
+    """True if the parameter sits where its map folds flat: on its bound, in effect.
 
-    The largest slope is (b - a)/2 for two bounds and 1 (as u grows) for
-    one. Below ``tol = 1e-3`` the parameter is within about 1e-6 of its
-    bound (``(b - a) * tol**2 / 4`` for two bounds, ``tol**2 / 2`` in P's
-    own units for one): the linearisation behind the error bars has
-    collapsed there, and the engine's covariance (from a Jacobian at an
-    earlier iterate) no longer matches dP/du at the final point.
+    With `sigma_u`, the standard error of u from a fit: true if u is closer
+    to the nearest flat point of the map (u = 0 for one bound, u = pi/2 +
+    k*pi for two) than a hundredth of its standard error. Such a parameter
+    has crept onto its bound: the engine's covariance, from a Jacobian at an
+    earlier iterate, no longer matches dP/du there, and no Gaussian error
+    bar describes it. (A parameter that merely has its bound within its
+    error bar, further away than that, keeps its linearised error.) The
+    test does not depend on the parameter's units or on how wide the bounds
+    are.
+
+    Without `sigma_u` (no covariance): true if dP/du is below `tol` times
+    its largest value ((b - a)/2 for two bounds, 1 for one): within about
+    ``(b - a) * tol**2 / 4`` of a bound for two, ``tol**2 / 2`` in P's own
+    units for one.
 
     >>> near_bound(to_internal(1.0 - 1e-12, 0.0, 1.0), 0.0, 1.0)
     True
     >>> near_bound(to_internal(0.5, 0.0, 1.0), 0.0, 1.0), near_bound(7.0)
     (False, False)
+    >>> u = to_internal(0.1, 0.0, 1e6)  # 0.1 in [0, 1e6], known to +/- 4e-4
+    >>> near_bound(u, 0.0, 1e6), near_bound(u, 0.0, 1e6, sigma_u=4e-4 / slope(u, 0.0, 1e6))
+    (True, False)
     """
     if a is None and b is None:
         return False
+    if sigma_u is not None and sigma_u == sigma_u:
+        if a is None or b is None:
+            flat = abs(u)
+        else:
+            d = (u - math.pi / 2) % math.pi
+            flat = min(d, math.pi - d)
+        return flat < 0.01 * sigma_u
     largest = 1.0 if a is None or b is None else (b - a) * 0.5
     return abs(slope(u, a, b)) < tol * largest
 

@@ -149,6 +149,7 @@ class Interpreter(StatementsMixin):
         self._steps = 0
         self._calls = 0
         self._running = False  # inside an evaluation (see Procedure.__call__)
+        self._budget = self.max_steps
 
     # -- the public face ------------------------------------------------------------
     def parse(self, text, mode="exec"):
@@ -166,22 +167,26 @@ class Interpreter(StatementsMixin):
             message = f"cannot parse {short(text)}: {type(err).__name__}"
         raise ExpressionError(message)  # outside the except clauses: text only
 
-    def compile(self, text, mode="eval", tree=None):
+    def compile(self, text, mode="eval", tree=None, max_steps=None):
         """Compile `text` into a closure of no arguments that evaluates it.
 
         ``mode='eval'`` takes one expression and the closure returns its
         value; ``mode='exec'`` takes statements and returns the value of the
         last one if it is an expression, else None. Calling the closure
-        runs with a fresh work budget. `tree`, if given, is ``parse(text,
-        mode)`` done already (so that a caller parses once).
+        runs with a fresh work budget of `max_steps` (default: the class
+        attribute). `tree`, if given, is ``parse(text, mode)`` done already
+        (so that a caller parses once).
         """
         tree = self.parse(text, mode) if tree is None else tree
         self._text = text
         body = (self._compile(tree.body, 0, _Context()) if mode == "eval"
                 else self._block(tree.body, 0, _Context(), value_of_last=True))
 
+        budget = self.max_steps if max_steps is None else max_steps
+
         def run():
             self._steps = self._calls = 0  # a fresh work budget for each evaluation
+            self._budget = budget
             self._running = True
             try:
                 return body()
@@ -302,7 +307,14 @@ class Interpreter(StatementsMixin):
         """``-a``, ``+a``, ``not a``, ``~a``."""
         op = UNARY[type(node.op)]
         operand = self._compile(node.operand, depth, ctx)
-        return lambda: op(operand())
+        interp = self
+
+        def unary():
+            v = operand()
+            if type(v) is not float and not (type(v) is int and -_WORD < v < _WORD):
+                pay(v, 0, interp)  # negating a huge integer copies it
+            return op(v)
+        return unary
 
     def _BoolOp(self, node, depth, ctx):
         """``a and b``, ``a or b``: short-circuit, the value of the deciding operand."""

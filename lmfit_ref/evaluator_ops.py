@@ -16,6 +16,8 @@ import functools
 import math
 import operator
 
+import numpy as np
+
 __all__ = ["ExpressionError", "default_symtable", "BINARY", "UNARY", "COMPARE", "GUARDS",
            "pay", "weight", "SEQUENCES"]
 
@@ -49,8 +51,9 @@ COMPARE = {
 }
 
 
-def _is_int(x):
-    return isinstance(x, int)  # bool included: True is 1
+def _int(x):
+    """`x` as a Python int if it is an integer of any kind (NumPy's too), else None."""
+    return int(x) if isinstance(x, (int, np.integer)) else None
 
 
 SEQUENCES = (str, bytes, tuple, list, range)
@@ -62,7 +65,8 @@ def _sized(x):
 
 def number(n):
     """An integer for a message: its digits, or its size if it has too many to print."""
-    return str(n) if not _is_int(n) or n.bit_length() <= 64 else f"a {n.bit_length()}-bit integer"
+    n = _int(n)
+    return str(n) if n is None or n.bit_length() <= 64 else f"a {n.bit_length()}-bit integer"
 
 
 def weight(value, limit):
@@ -86,37 +90,44 @@ def weight(value, limit):
 
 
 def pay(a, b, interp):
-    """Charge the work budget for an operation on big operands, or refuse it.
+    """Charge the work budget for an operation on big operands.
 
-    Called before a binary operation or comparison whose operands are not
-    both floats. Sequences cost their weight (elements, nested ones
-    included) and may not grow past ``max_length``; integers cost one step
-    per 64 bits.
+    Called before a binary or unary operation or a comparison whose
+    operands are not plain floats or word-sized integers. Sequences cost
+    their weight (elements, nested ones included). Integers (NumPy's too)
+    cost their 64-bit words, plus their product over 16: multiplying,
+    dividing or taking the remainder of two n-word integers is ~n**2 work.
     """
-    if _is_int(a) and _is_int(b):
-        words = (a.bit_length() + abs(b).bit_length()) >> 6
-        if words:
-            interp._spend(words)
+    ia, ib = _int(a), _int(b)
+    if ia is not None and ib is not None:
+        wa, wb = ia.bit_length() >> 6, ib.bit_length() >> 6
+        cost = wa + wb + ((wa * wb) >> 4)
+        if cost:
+            interp._spend(cost)
     elif _sized(a) or _sized(b):
         interp._spend(weight(a, interp.max_length) + weight(b, interp.max_length))
 
 
 def _guard_pow(a, b, interp):
-    if _is_int(a) and _is_int(b) and b > 0 and abs(a) > 1:
-        bits = b * a.bit_length()
+    ia, ib = _int(a), _int(b)
+    if ia is not None and ib is not None and ib > 0 and abs(ia) > 1:
+        bits = ib * ia.bit_length()
         if bits > interp.max_int_bits:
-            raise ExpressionError(f"{number(a)}**{number(b)} would have about {number(bits)} bits; "
-                                  f"the limit is {interp.max_int_bits}")
+            raise ExpressionError(f"{number(ia)}**{number(ib)} would have about {number(bits)} "
+                                  f"bits; the limit is {interp.max_int_bits}")
+        # squaring and multiplying up to the result: its words, log2(b) times
+        interp._spend((bits >> 6) * ib.bit_length())
     pay(a, b, interp)
 
 
 def _guard_mul(a, b, interp):
-    if _is_int(a) and _is_int(b):
-        if a.bit_length() + b.bit_length() > interp.max_int_bits:
+    ia, ib = _int(a), _int(b)
+    if ia is not None and ib is not None:
+        if ia.bit_length() + ib.bit_length() > interp.max_int_bits:
             raise ExpressionError(f"product of integers too large (over {interp.max_int_bits} bits)")
     elif _sized(a) or _sized(b):
-        seq, n = (a, b) if _sized(a) else (b, a)
-        if _is_int(n) and n > 0:
+        seq, n = (a, ib) if _sized(a) else (b, ia)
+        if n is not None and n > 0:
             size = weight(seq, interp.max_length) * n
             if size > interp.max_length:
                 raise ExpressionError(f"repeating a {type(seq).__name__} of {len(seq)} items "
@@ -138,8 +149,13 @@ def _guard_add(a, b, interp):
 
 
 def _guard_lshift(a, b, interp):
-    if _is_int(a) and _is_int(b) and a.bit_length() + b > interp.max_int_bits:
-        raise ExpressionError(f"{number(a)} << {number(b)} would exceed {interp.max_int_bits} bits")
+    ia, ib = _int(a), _int(b)
+    if ia is not None and ib is not None and ib > 0:
+        bits = ia.bit_length() + ib
+        if bits > interp.max_int_bits:
+            raise ExpressionError(f"{number(ia)} << {number(ib)} would exceed "
+                                  f"{interp.max_int_bits} bits")
+        interp._spend(bits >> 6)  # the result's words
     pay(a, b, interp)
 
 
@@ -207,7 +223,7 @@ def _base_table(cap):
 
     def capped_factorial(n):
         # factorial(5000) has about 54000 bits, within max_int_bits
-        if _is_int(n) and n > 5000:
+        if _int(n) is not None and n > 5000:
             raise ExpressionError(f"factorial({number(n)}) is too large (limit 5000)")
         return math.factorial(n)
 

@@ -142,10 +142,11 @@ class StatementsMixin:
         return self._block(node.body, depth, inner), cost
 
     def _spend(self, cost):
+        """Charge `cost` steps to this evaluation's work budget, or stop it."""
         self._steps += cost
-        if self._steps > self.max_steps:
-            raise ExpressionError(f"evaluation took more than {self.max_steps} steps "
-                                  "(an endless loop?)")
+        if self._steps > self._budget:
+            raise ExpressionError(f"evaluation took more than {self._budget} steps "
+                                  "(an endless loop, or work on very large values?)")
 
     def _For(self, node, depth, ctx):
         """``for x in sequence: ...`` (``else`` is not supported)."""
@@ -284,6 +285,7 @@ class Procedure:
             # Called from Python (trusted code), not from an expression: run
             # it as an evaluation of its own, with a fresh work budget.
             interp._steps = interp._calls = 0
+            interp._budget = interp.max_steps
             interp._running = True
             try:
                 return self(*args, **kws)

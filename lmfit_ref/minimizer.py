@@ -236,8 +236,12 @@ class Minimizer:
         # A parameter on its bound has no Gaussian error bar (the manual's
         # 3.4: being near a bound makes errorbars False). The others get the
         # covariance with it held on the bound (covariance.conditional_covariance).
-        on_bound = [(a is not None or b is not None) and bounds.near_bound(v, a, b)
-                    for v, (_, _, a, b) in zip(values, self._maps)]
+        # "On its bound": within one standard error in u of the map's fold.
+        scale = self.redchi if self.scale_covar else 1.0
+        sigma_u = ([math.sqrt(c * scale) if c > 0 else None for c in result.cov_u.diagonal().tolist()]
+                   if result.cov_u is not None and self.nfree > 0 else [None] * len(values))
+        on_bound = [(a is not None or b is not None) and bounds.near_bound(v, a, b, sigma_u=s)
+                    for v, s, (_, _, a, b) in zip(values, sigma_u, self._maps)]
         problems = [f"{par.name!r} ended at its bound (value {par.value!r}, bounds "
                     f"[{par.min}, {par.max}]), where dP/du is ~0"
                     for par, flag in zip(self._varying, on_bound) if flag]

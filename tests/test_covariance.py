@@ -297,3 +297,20 @@ def test_others_get_covariance_with_the_bound_parameter_held(bound):
     assert p["icept"].stderr == pytest.approx(expected, rel=1e-5)
     assert p["icept"].correl == {}
     assert np.isnan(out.covar[0]).all() and out.covar[1, 1] == pytest.approx(expected**2, rel=2e-5)
+
+
+@pytest.mark.parametrize("bounds", [dict(min=0.0, max=1e6), dict(min=0.0)])
+def test_wide_or_distant_bound_is_not_mistaken_for_the_optimum_on_it(bounds):
+    # k = 0.1 lies hundreds of standard errors from the bound 0; however wide
+    # the interval, the fit must report curve_fit's error bars (the test for
+    # "on its bound" is relative to the standard error, not to the bounds).
+    x = np.linspace(0.0, 10.0, 50)
+    y = 0.1 * x + 2.0 + np.random.default_rng(1).normal(0.0, 0.01, 50)
+    p = Parameters()
+    p.add("k", value=0.5, **bounds)
+    p.add("c", value=1.0)
+    out = minimize(lambda p: p["k"].value * x + p["c"].value - y, p)
+    popt, pcov = curve_fit(lambda x, k, c: k * x + c, x, y, p0=[0.5, 1.0])
+    assert out.errorbars, out.message
+    assert p["k"].value == pytest.approx(popt[0], rel=1e-6)
+    np.testing.assert_allclose([p["k"].stderr, p["c"].stderr], np.sqrt(np.diag(pcov)), rtol=1e-4)
