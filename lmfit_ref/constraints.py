@@ -49,7 +49,12 @@ import numpy as np
 from .evaluator import ExpressionError
 from .evaluator_ops import default_symtable
 
-__all__ = ["ConstraintPlan", "order_by_dependency", "propagate"]
+__all__ = ["ConstraintPlan", "order_by_dependency", "propagate", "MAX_STEPS"]
+
+#: Work budget of one evaluation of one constraint (see Interpreter.max_steps).
+#: A fit evaluates its constraints thousands of times, so each must be cheap:
+#: an expression that needs more steps is refused when the fit is prepared.
+MAX_STEPS = 10_000
 
 
 def order_by_dependency(reads):
@@ -145,7 +150,7 @@ class ConstraintPlan:
             try:
                 tree = interpreter.parse(par.expr, "eval")
                 reads[name] = interpreter.names(par.expr, tree)
-                compiled[name] = interpreter.compile(par.expr, tree=tree)
+                compiled[name] = interpreter.compile(par.expr, tree=tree, max_steps=MAX_STEPS)
             except ExpressionError as err:
                 raise ValueError(f"parameter {name!r}, expr={par.expr!r}: {err}") from None
             for used in reads[name]:
@@ -217,7 +222,7 @@ def as_value(value, par):
     return number
 
 
-def propagate(plan, varying, covar, step=1e-4):
+def propagate(plan, varying, covar, step=1e-3):
     """Set stderr and correl of the constrained parameters by the delta method.
 
     Parameters
@@ -228,7 +233,7 @@ def propagate(plan, varying, covar, step=1e-4):
     covar : ndarray, shape (nvarys, nvarys)
         Their covariance (NaN rows and columns for those without one).
     step : float
-        Central-difference step, relative to max(|P_j|, stderr_j).
+        Central-difference step, relative to stderr_j (to |P_j| if it has none).
 
     Notes
     -----
@@ -263,8 +268,9 @@ def propagate(plan, varying, covar, step=1e-4):
                 columns.append(zeros)
                 continue
             base = par.value
-            scale = max(abs(base), par.stderr or 0.0)
-            h = step * (scale if scale > 0 else 1.0)
+            # A step small against the parameter's own uncertainty: the
+            # expression is linearised over the range the error bar spans.
+            h = step * (par.stderr or abs(base) or 1.0)
             upper, lower = values_at(par.name, base + h), values_at(par.name, base - h)
             symtable[par.name] = base
             if upper and lower:  # central difference

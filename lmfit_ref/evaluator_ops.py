@@ -27,6 +27,7 @@ class ExpressionError(ValueError):
 
 
 
+# The manual's 5.2: these functions and constants, and nothing else, unless
 # the user adds more.
 _MATH_NAMES = ("acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil",
                "copysign", "cos", "cosh", "degrees", "exp", "fabs", "floor", "fmod",

@@ -43,8 +43,6 @@ class _ContinueSignal(Exception):
     pass
 
 
-# The manual's 5.2: these functions and constants, and nothing else, unless
-
 class StatementsMixin:
     """The statement compilers of `Interpreter` (see its ``_NODES`` table)."""
 
@@ -235,6 +233,12 @@ class StatementsMixin:
         if ctx.in_function:
             raise ExpressionError(f"def {node.name}: functions inside functions are not supported")
         params = [arg.arg for arg in a.args]
+        if len(set(params)) != len(params):
+            raise ExpressionError(f"def {node.name}: a parameter name is repeated")
+        # deviation: in Python a name assigned anywhere in a function is local
+        # throughout, and reading it before the assignment is an error; here
+        # a name is read from the function's frame once assigned there, and
+        # from the symtable before that (as asteval did).
         for p in params + [node.name]:
             if p.startswith("__"):
                 raise ExpressionError(f"names starting with '__' are not allowed: {p!r}")
@@ -283,14 +287,22 @@ class Procedure:
                 local[p] = self._defaults[i - (n - d)]
         if not interp._running:
             # Called from Python (trusted code), not from an expression: run
-            # it as an evaluation of its own, with a fresh work budget.
+            # it as an evaluation of its own, with a fresh work budget, and
+            # let only text come out, as from Interpreter.compile.
             interp._steps = interp._calls = 0
             interp._budget = interp.max_steps
             interp._running = True
             try:
                 return self(*args, **kws)
+            except ExpressionError as err:
+                message = str(err)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as err:
+                message = f"{self._name}() raised {type(err).__name__}: {err}"
             finally:
                 interp._running = False
+            raise ExpressionError(message)
         interp._calls += 1
         try:
             if interp._calls > interp.max_calls:
@@ -319,4 +331,3 @@ class _Context:
         self.in_loop, self.in_function = in_loop, in_function
 
 
-# -- operators and their guards ----------------------------------------------------------

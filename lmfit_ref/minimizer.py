@@ -40,6 +40,7 @@ from . import bounds, covariance
 from .constraints import ConstraintPlan, propagate
 from .engines import get_engine
 from .evaluator import Interpreter
+from .evaluator_ops import default_symtable
 from .objective import FitError, make_objective
 from .parameters import Parameters
 
@@ -93,6 +94,8 @@ class Minimizer:
         self.var_names = self.covar = None
         self._asteval = None
         self._constraints = None
+        self._symtable_names = set()  # parameter names written to the symtable
+        self._varying = self._maps = self._u0 = None
 
     @property
     def asteval(self):
@@ -120,12 +123,25 @@ class Minimizer:
     def prepare_fit(self):
         """Check the inputs and set up the internal vector (manual 3.5).
 
+        # deviation: the manual's signature is ``prepare_fit(**kws)`` but
+        # names no keyword; this one takes none rather than ignore them.
+
         After this, the user's function can be called with ``self.params``
         to see the starting model. Raises before any evaluation if a
         parameter cannot be fitted as defined.
         """
         self._check_inputs(require=("params",))
+        saved = self._save()
+        try:
+            self._prepare()
+        except BaseException:
+            self._restore(saved)  # a failed preparation changes nothing
+            raise
+
+    def _prepare(self):
         has_expr = any(par.expr is not None for par in self.params.values())
+        if has_expr or self._asteval is not None:
+            self._forget_old_parameters()
         # Compiled and ordered once here; evaluated once so the model can be
         # called right away, then at every step of the fit.
         self._constraints = ConstraintPlan(self.params, self.asteval) if has_expr else None
@@ -142,9 +158,9 @@ class Minimizer:
             # deviation: lmfit 0.5 clipped values into [min, max]; here bounds
             # are a change of variables (bounds.py), with dP/du in the errors.
             if par.value == a or par.value == b:
-                # The map is flat on the bound (dP/du = 0): MINPACK would see a
-                # zero Jacobian column and never move this parameter, while
-                # still reporting success.
+                # deviation: lmfit 0.5 started such a fit. The map is flat on
+                # the bound (dP/du = 0): MINPACK sees a zero Jacobian column,
+                # never moves this parameter, and still reports success.
                 raise ValueError(f"parameter {name!r} starts exactly on its bound ({par.value}): "
                                  "the bounds transform is flat there (dP/du = 0), so the fit "
                                  "could not move it; start it inside the bounds, or fix it "
@@ -168,11 +184,48 @@ class Minimizer:
                               self._varying, self._maps, self._constraints,
                               user_jacobian, col_deriv)
 
+    #: What a fit sets on the Minimizer; restored with the Parameters when a
+    #: fit fails, so that a failed fit loses nothing and leaves nothing stale.
+    _RESULTS = ("nfev", "success", "errorbars", "message", "ier", "lmdif_message", "nvarys",
+                "ndata", "nfree", "residual", "chisqr", "redchi", "var_names", "covar",
+                "_constraints", "_varying", "_maps", "_u0")
+
+    def _save(self):
+        return ([(par, par._get_state()) for par in self.params.values()],
+                {name: getattr(self, name, None) for name in self._RESULTS})
+
+    def _restore(self, saved):
+        states, results = saved
+        for par, state in states:
+            par._set_state(state)
+        for name, value in results.items():
+            setattr(self, name, value)
+        if self._asteval is not None:  # the symtable holds the values a fit tried
+            symtable = self._asteval.symtable
+            for name, par in self.params.items():
+                if name in symtable:
+                    symtable[name] = par.value
+
+    def _forget_old_parameters(self):
+        """Drop from the symtable the parameters of earlier fits that are gone.
+
+        A name a parameter had shadowed (``e``, ``pi``...) gets its table
+        value back; other names are removed, so an expression cannot read a
+        parameter that no longer exists.
+        """
+        symtable, table = self.asteval.symtable, default_symtable(self.asteval)
+        for name in self._symtable_names - set(self.params):
+            if name in table:
+                symtable[name] = table[name]
+            else:
+                symtable.pop(name, None)
+        self._symtable_names = set(self.params)
+
     def _fit(self, engine_name, kws):
         self._check_inputs(require=("function", "params"))
-        saved = [(par, par._get_state()) for par in self.params.values()]
+        saved = self._save()
         try:
-            self.prepare_fit()
+            self._prepare()
             engine = get_engine(engine_name)
             options = {**self.kws, **kws}
             user_jacobian = options.pop("Dfun", None)
@@ -183,8 +236,7 @@ class Minimizer:
             result = engine.run(residual, self._u0.copy(), jacobian=jacobian, **options)
             self._finish(result, residual, evaluations)
         except BaseException:
-            for par, state in saved:
-                par._set_state(state)
+            self._restore(saved)
             raise
         return self.success
 
@@ -236,6 +288,9 @@ class Minimizer:
         # A parameter on its bound has no Gaussian error bar (the manual's
         # 3.4: being near a bound makes errorbars False). The others get the
         # covariance with it held on the bound (covariance.conditional_covariance).
+        # deviation: lmfit 0.5 reported whatever the engine's covariance gave
+        # for a parameter on its bound (a number from a Jacobian at an earlier
+        # iterate, mapped with dP/du ~ 0) and kept it in the others' errors.
         # "On its bound": within one standard error in u of the map's fold.
         scale = self.redchi if self.scale_covar else 1.0
         sigma_u = ([math.sqrt(c * scale) if c > 0 else None for c in result.cov_u.diagonal().tolist()]

@@ -231,4 +231,3 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
 
     return residual, jacobian, evaluations
 
-# -- steps 3 and 4: run, write back, or restore ---------------------------------

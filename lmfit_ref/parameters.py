@@ -284,6 +284,20 @@ class Parameter:
         return f"<Parameter {', '.join(parts)}>"
 
 
+def _check_item(key, par):
+    """Refuse what `Parameters` cannot store under `key`."""
+    check_name(key)
+    if not isinstance(par, Parameter):
+        raise TypeError(f"Parameters[{key!r}] must be a Parameter, got {type(par).__name__} {par!r}")
+    # deviation: lmfit 0.5 renamed the Parameter to its new key, so one
+    # object stored in two collections answered to the wrong name in the
+    # first. A Parameter keeps the name it has; store a copy instead.
+    if par.name is not None and par.name != key:
+        raise ValueError(f"cannot store the Parameter named {par.name!r} as {key!r}: it may belong "
+                         f"to another Parameters; store a copy with its name cleared "
+                         f"(new = copy.deepcopy(par); new.name = None)")
+
+
 class Parameters(dict):
     """An ordered dictionary of `Parameter`, keyed by valid names.
 
@@ -312,9 +326,7 @@ class Parameters(dict):
         self.update(*args, **kws)
 
     def __setitem__(self, key, par):
-        check_name(key)
-        if not isinstance(par, Parameter):
-            raise TypeError(f"Parameters[{key!r}] must be a Parameter, got {type(par).__name__} {par!r}")
+        _check_item(key, par)
         par.name = key
         super().__setitem__(key, par)
 
@@ -322,11 +334,18 @@ class Parameters(dict):
         """Like ``dict.update``, with every item checked before any is stored."""
         items = dict(*args, **kws)
         for key, par in items.items():
-            check_name(key)
-            if not isinstance(par, Parameter):
-                raise TypeError(f"Parameters[{key!r}] must be a Parameter, got {type(par).__name__} {par!r}")
+            _check_item(key, par)
         for key, par in items.items():
             self[key] = par
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def __or__(self, other):
+        new = self.copy()
+        new.update(other)
+        return new
 
     def setdefault(self, key, default=None):
         if key not in self:

@@ -293,11 +293,26 @@ def test_name_set_from_key():
     assert par.name is None
     p["foo"] = par
     assert par.name == "foo" and p["foo"] is par
-    other = Parameter(value=2.0, name="old")
-    p.update({"bar": other})
-    assert other.name == "bar"
     p2 = Parameters(baz=Parameter(3.0))
     assert p2["baz"].name == "baz"
+    # A Parameter keeps the name it has: storing it under another key would
+    # rename it behind the back of the collection it came from.
+    other = Parameter(value=2.0, name="old")
+    with pytest.raises(ValueError, match="'old'.*'bar'"):
+        p.update({"bar": other})
+    with pytest.raises(ValueError, match="'foo'"):
+        p2["slope"] = p["foo"]
+    assert other.name == "old" and par.name == "foo" and list(p) == ["foo"] and list(p2) == ["baz"]
+    new = copy.deepcopy(p["foo"])
+    new.name = None
+    p2["slope"] = new
+    assert p2["slope"].name == "slope" and p["foo"].name == "foo"
+    # |= and | go through the same checks
+    with pytest.raises(TypeError):
+        p |= {"z": 3.0}
+    assert "z" not in p
+    merged = p | {"w": Parameter(4.0)}
+    assert isinstance(merged, Parameters) and list(merged) == ["foo", "w"] and list(p) == ["foo"]
 
 
 def test_expr_makes_vary_false():
