@@ -42,7 +42,8 @@ def main(npoints=100, fits=2000, rounds=5):
         return inner
 
     originals = [
-        (minimizer.Minimizer, "prepare_fit", timed(minimizer.Minimizer, "prepare_fit", "prepare_fit")),
+        (minimizer.Minimizer, "_prepare",
+         timed(minimizer.Minimizer, "_prepare", "prepare (checks, transforms)")),
         (minimizer.Minimizer, "_make_objective",
          timed(minimizer.Minimizer, "_make_objective", "build the closures")),
         (minimizer.Minimizer, "_finish", timed(minimizer.Minimizer, "_finish", "statistics + stderr")),
