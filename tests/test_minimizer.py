@@ -549,3 +549,16 @@ def test_many_faults_in_a_row_then_good_fit():
     assert snapshot(p) == before
     check_good_fit_after(p)
     assert lmfit_ref.Parameters is Parameters
+
+
+@pytest.mark.parametrize("kws, culprit", [
+    (dict(maxfev="100"), "maxfev"), (dict(maxfev=0), "maxfev"), (dict(maxfev=2.5), "maxfev"),
+    (dict(xtol=-1e-7), "xtol"), (dict(ftol="tight"), "ftol"), (dict(gtol=float("nan")), "gtol"),
+    (dict(factor=True), "factor"),
+])
+def test_bad_engine_keyword_values_are_named(kws, culprit):
+    p = make_params()
+    before = snapshot(p)
+    with pytest.raises(TypeError, match=culprit):
+        minimize(residual, p, args=(X, Y), **kws)
+    assert snapshot(p) == before

@@ -35,6 +35,7 @@ ANL-80-74.
 Book: book/fitting.md
 """
 import functools
+import numbers
 
 import numpy as np
 from scipy.optimize import leastsq as _scipy_leastsq
@@ -102,7 +103,8 @@ def run(residual, u0, jacobian=None, **kws):
     Raises
     ------
     TypeError
-        For a keyword leastsq does not take.
+        For a keyword leastsq does not take, or a tolerance or ``maxfev``
+        that is not a number of the right kind.
 
     Examples
     --------
@@ -116,6 +118,14 @@ def run(residual, u0, jacobian=None, **kws):
                         f"it takes {', '.join(KEYWORDS)} and Dfun")
     options = defaults(len(u0))
     options.update(kws)
+    for name in ("xtol", "ftol", "gtol", "epsfcn", "factor"):
+        value = options.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                                  or not value >= 0):
+            raise TypeError(f"leastsq: {name} must be a non-negative number, got {value!r}")
+    maxfev = options["maxfev"]
+    if isinstance(maxfev, bool) or not isinstance(maxfev, numbers.Integral) or maxfev < 1:
+        raise TypeError(f"leastsq: maxfev must be a positive integer, got {maxfev!r}")
     u, cov_u, infodict, mesg, ier = _scipy_leastsq(
         residual, u0, Dfun=jacobian, full_output=True, **options)
     return EngineResult(
