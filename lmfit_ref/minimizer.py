@@ -232,18 +232,71 @@ class Minimizer:
             if user_jacobian is not None and not callable(user_jacobian):
                 raise TypeError(f"Dfun must be callable, got {type(user_jacobian).__name__}")
             col_deriv = bool(options.get("col_deriv", False))
+            search = {}
+            if getattr(engine, "USES_BOX", False):
+                search["box"] = self._search_box(options.pop("lower", None),
+                                                 options.pop("upper", None))
             residual, jacobian, evaluations = self._make_objective(user_jacobian, col_deriv)
-            result = engine.run(residual, self._u0.copy(), jacobian=jacobian, **options)
+            result = engine.run(residual, self._u0.copy(), jacobian=jacobian, **search, **options)
             self._finish(result, residual, evaluations)
         except BaseException:
             self._restore(saved)
             raise
         return self.success
 
+    def _search_box(self, lower=None, upper=None):
+        """The region annealing searches, in internal coordinates u.
+
+        A parameter with two bounds: its whole interval (u in [-pi/2, pi/2]).
+        Otherwise ``lower``/``upper`` (in the parameter's units, one value or
+        one per varying parameter, None for "not given") if given, else the
+        start value plus or minus its magnitude (at least 1).
+        """
+        n = self.nvarys
+        ends = []
+        for given, name in ((lower, "lower"), (upper, "upper")):
+            values = [given] * n if given is None or np.ndim(given) == 0 else list(given)
+            if len(values) != n:
+                raise ValueError(f"anneal: {name} must have one value per varying parameter "
+                                 f"({n}: {', '.join(self.var_names)}), got {len(values)}")
+            ends.append(values)
+        lo, hi = [], []
+        for (to_external, _, a, b), par, u0, P_lo, P_hi in zip(self._maps, self._varying,
+                                                              self._u0.tolist(), *ends):
+            to_internal = bounds.transform_for(a, b)[1]
+            reach = max(abs(u0), 1.0)
+            if P_lo is None:
+                u_lo = -math.pi / 2 if a is not None and b is not None else u0 - reach
+            else:
+                u_lo = to_internal(bounds.clip(P_lo, a, b), a, b)
+            if P_hi is None:
+                u_hi = math.pi / 2 if a is not None and b is not None else u0 + reach
+            else:
+                u_hi = to_internal(bounds.clip(P_hi, a, b), a, b)
+            if (a is None) != (b is None) and P_lo is not None:  # one bound: u >= 0 branch
+                u_lo, u_hi = min(u_lo, u_hi), max(u_lo, u_hi)
+            if not u_lo < u_hi:
+                raise ValueError(f"anneal: empty search range for {par.name!r} "
+                                 f"(lower {P_lo}, upper {P_hi})")
+            lo.append(u_lo)
+            hi.append(u_hi)
+        return np.array(lo), np.array(hi)
+
     def _finish(self, result, residual, evaluations):
         """Write the best point back and compute the Table of Fit Results."""
         u = result.u
-        fvec = result.fvec if result.fvec is not None else residual(u)
+        fvec = result.fvec if result.fvec is not None else np.array(residual(u))
+        if result.cov_u is None and result.jtj is None and result.success:
+            # An engine without a covariance (lbfgsb, anneal unpolished): one
+            # from a Jacobian by central differences at its best point.
+            J = covariance.jacobian_by_differences(residual, u)
+            jtj = J.T @ J
+            try:
+                cov_u = np.linalg.inv(jtj)
+            except np.linalg.LinAlgError:
+                cov_u = None
+            result.cov_u, result.jtj = cov_u, (lambda: jtj)
+            residual(u)  # leave the Parameters at the best point again
         for par, (to_external, _, a, b), v in zip(self._varying, self._maps, u.tolist()):
             par._value = to_external(v, a, b)
         if self._constraints:
@@ -341,6 +394,40 @@ class Minimizer:
         """
         return self._fit("leastsq", kws)
 
+    def lbfgsb(self, **kws):
+        """Fit with L-BFGS-B (``scipy.optimize.fmin_l_bfgs_b``) on the sum of squares.
+
+        Keywords go to ``fmin_l_bfgs_b`` (``m``, ``factr``, ``pgtol``,
+        ``epsilon``, ``maxfun``, ``maxiter``, ...); bounds come from the
+        Parameters. ``Dfun`` gives the gradient ``2 J^T r``. Error bars come
+        from a Jacobian by central differences at the optimum.
+
+        Returns
+        -------
+        bool
+            `success`: L-BFGS-B's ``warnflag == 0``.
+        """
+        return self._fit("lbfgsb", kws)
+
+    def anneal(self, **kws):
+        """Fit by simulated annealing (``engines/anneal.py``), then polish with leastsq.
+
+        Keywords: ``schedule`` ('fast', 'cauchy', 'boltzmann'), ``T0``,
+        ``Tf``, ``maxiter``, ``maxeval``, ``maxaccept``, ``dwell``,
+        ``learn_rate``, ``feps``, ``quench``, ``m``, ``n``, ``rng`` (a seed or
+        a numpy Generator: runs are reproducible), ``polish`` (default True),
+        and ``lower``/``upper``: the search range in the parameters' units
+        for parameters without two bounds (those are searched over their
+        whole interval).
+
+        Returns
+        -------
+        bool
+            `success`: the polishing fit's, or with ``polish=False``, whether
+            the annealing settled (cooled below ``Tf`` or stopped improving).
+        """
+        return self._fit("anneal", kws)
+
 
 def minimize(function, params, args=None, kws=None, engine="leastsq", **leastsq_kws):
     """Fit `params` to minimise the sum of squares of `function` (manual 3.1).
@@ -355,7 +442,7 @@ def minimize(function, params, args=None, kws=None, engine="leastsq", **leastsq_
     kws : dict, optional
         Extra positional and keyword arguments for `function`.
     engine : str
-        The fitting engine (``'leastsq'``).
+        The fitting engine: ``'leastsq'``, ``'lbfgsb'`` or ``'anneal'`` (manual 3.3).
     **leastsq_kws
         ``scale_covar`` for the Minimizer; all others go to the engine.
 

@@ -1,15 +1,17 @@
 """The fitting engines, by the name ``minimize(..., engine=name)`` takes.
 
-Each engine is a module with ``run(residual, u0, jacobian=None, **kws)``
-returning an ``EngineResult`` (see ``base.py``). To add one, write the
-module and add it to `ENGINES`.
+Each engine is a module with ``run(residual, u0, jacobian=None, box=None,
+**kws)`` returning an ``EngineResult`` (see ``base.py``); ``box`` is a
+search region in internal coordinates, which only engines that set
+``USES_BOX = True`` receive. To add an engine, write the module and add it
+to `ENGINES`; the contract suite (tests/test_engine_contract.py) then
+checks it like the others.
 """
-from . import leastsq
+from . import anneal, lbfgsb, leastsq
 from .base import EngineResult
 
-#: engine name -> module. The manual's table (3.3) names leastsq, lbfgsb
-#: and anneal; the last two arrive with their own modules.
-ENGINES = {"leastsq": leastsq}
+#: engine name -> module: the manual's table of fitting engines (3.3).
+ENGINES = {"leastsq": leastsq, "lbfgsb": lbfgsb, "anneal": anneal}
 
 
 def get_engine(name):
@@ -20,7 +22,7 @@ def get_engine(name):
     >>> get_engine('simplex')
     Traceback (most recent call last):
     ...
-    ValueError: unknown fitting engine 'simplex'; valid engines are: leastsq
+    ValueError: unknown fitting engine 'simplex'; valid engines are: leastsq, lbfgsb, anneal
     """
     try:
         return ENGINES[name]

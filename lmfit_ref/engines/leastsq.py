@@ -80,7 +80,7 @@ def normal_matrix(fjac, ipvt):
     return RPt.T @ RPt
 
 
-def run(residual, u0, jacobian=None, **kws):
+def run(residual, u0, jacobian=None, box=None, **kws):
     """Minimise ``sum(residual(u)**2)`` from `u0` with Levenberg-Marquardt.
 
     Parameters
@@ -91,6 +91,8 @@ def run(residual, u0, jacobian=None, **kws):
         Starting internal vector.
     jacobian : callable or None
         ``jacobian(u) -> ndarray, shape (N, n)``; None for finite differences.
+    box : ignored
+        (A search region, used by annealing only.)
     **kws
         Any of `KEYWORDS`, passed to ``scipy.optimize.leastsq``; unset ones
         take the values of `defaults`.

@@ -1,0 +1,91 @@
+"""L-BFGS-B, by ``scipy.optimize.fmin_l_bfgs_b``, on the sum of squares.
+
+Levenberg-Marquardt uses the structure of least squares (the Jacobian of
+the residual vector). L-BFGS-B (Byrd, Lu, Nocedal and Zhu 1995) is a
+general minimiser of one scalar function: here ``f(u) = sum(r(u)**2)``.
+It builds a low-rank approximation of the inverse Hessian from the last
+``m`` steps and gradients (limited-memory BFGS), and takes a line search
+along the quasi-Newton direction. The gradient is ``2 J^T r`` when the
+user gives ``Dfun``, else SciPy approximates it by forward differences of
+``f`` with an absolute step ``epsilon``.
+
+Bounds: L-BFGS-B can handle box bounds itself (the "B"), but here it gets
+the same internal, unbounded variables as every engine (``bounds.py``), so
+that all engines see one problem and one interface; ``book/engines.md``
+measures both ways. A ``bounds=`` keyword is therefore refused.
+
+It gives no covariance: the Minimizer computes one from a Jacobian at the
+optimum (``covariance.jacobian_by_differences``).
+
+Notation
+--------
+u      internal vector, shape (n,)
+r      residual vector, shape (N,)
+f      sum of squares, ``r @ r``
+
+References: R. H. Byrd, P. Lu, J. Nocedal, C. Zhu, "A limited memory
+algorithm for bound constrained optimization", SIAM J. Sci. Comput. 16
+(1995); SciPy's ``fmin_l_bfgs_b`` documentation.
+
+Book: book/engines.md
+"""
+from scipy.optimize import fmin_l_bfgs_b
+
+from .base import EngineResult
+
+#: Keywords passed on to ``scipy.optimize.fmin_l_bfgs_b`` (manual 3.5).
+KEYWORDS = ("m", "factr", "pgtol", "epsilon", "iprint", "maxfun", "maxiter", "disp",
+            "callback", "maxls")
+_ACCEPTED = frozenset(KEYWORDS)
+
+
+def run(residual, u0, jacobian=None, box=None, **kws):
+    """Minimise ``sum(residual(u)**2)`` from `u0` with L-BFGS-B.
+
+    Parameters
+    ----------
+    residual : callable
+        ``residual(u) -> ndarray, shape (N,)``.
+    u0 : ndarray, shape (n,)
+    jacobian : callable or None
+        ``jacobian(u) -> ndarray, shape (N, n)``; the gradient is then
+        ``2 J^T r``. None: SciPy's finite differences.
+    box : ignored
+        (A search region, used by annealing only.)
+    **kws
+        Any of `KEYWORDS`, passed to ``fmin_l_bfgs_b``.
+
+    Returns
+    -------
+    EngineResult
+        ``u`` is L-BFGS-B's final iterate, the lowest point it accepted;
+        ``info = {'warnflag': int, 'nit': int}``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> res = run(lambda u: np.array([u[0] - 1.0, 10.0 * (u[1] - u[0]**2)]), np.zeros(2))
+    >>> res.success, np.round(res.u, 4).tolist()
+    (True, [1.0, 1.0])
+    """
+    unknown = kws.keys() - _ACCEPTED
+    if unknown:
+        hint = " (bounds come from the Parameters' min and max)" if "bounds" in unknown else ""
+        raise TypeError(f"lbfgsb got unexpected keyword(s) {sorted(unknown)}{hint}; "
+                        f"it takes {', '.join(KEYWORDS)} and Dfun")
+
+    if jacobian is None:
+        def objective(u):
+            r = residual(u)
+            return float(r @ r)
+    else:
+        def objective(u):
+            r = residual(u)
+            return float(r @ r), 2.0 * (jacobian(u).T @ r)
+
+    u, f, info = fmin_l_bfgs_b(objective, u0, approx_grad=jacobian is None, **kws)
+    message = info["task"]
+    message = message.decode() if isinstance(message, bytes) else str(message)
+    return EngineResult(u=u, success=info["warnflag"] == 0, message=f"L-BFGS-B: {message}",
+                        nfev=int(info["funcalls"]),
+                        info={"warnflag": int(info["warnflag"]), "nit": int(info["nit"])})
