@@ -73,8 +73,11 @@ class Minimizer:
     The manual's Table of Fit Results, set by each fit: ``nfev``,
     ``success``, ``errorbars``, ``message``, ``ier``, ``lmdif_message``,
     ``nvarys``, ``ndata``, ``nfree``, ``residual``, ``chisqr``, ``redchi``;
-    also ``var_names`` (the varying parameters, in order) and ``covar``
-    (their covariance, shape (nvarys, nvarys), or None).
+    also ``var_names`` (the varying parameters, in order), ``covar``
+    (their covariance, shape (nvarys, nvarys), or None), ``engine`` (the
+    engine's name) and ``engine_info`` (what the engine reports beyond the
+    table, e.g. annealing's temperatures and best sum of squares per
+    temperature).
     """
 
     def __init__(self, function=None, params=None, fcn_args=None, fcn_kws=None,
@@ -92,6 +95,7 @@ class Minimizer:
         self.nvarys = self.ndata = self.nfree = None
         self.residual = self.chisqr = self.redchi = None
         self.var_names = self.covar = None
+        self.engine = self.engine_info = None
         self._asteval = None
         self._constraints = None
         self._symtable_names = set()  # parameter names written to the symtable
@@ -188,6 +192,7 @@ class Minimizer:
     #: fit fails, so that a failed fit loses nothing and leaves nothing stale.
     _RESULTS = ("nfev", "success", "errorbars", "message", "ier", "lmdif_message", "nvarys",
                 "ndata", "nfree", "residual", "chisqr", "redchi", "var_names", "covar",
+                "engine", "engine_info",
                 "_constraints", "_varying", "_maps", "_u0")
 
     def _save(self):
@@ -238,6 +243,7 @@ class Minimizer:
                                                  options.pop("upper", None))
             residual, jacobian, evaluations = self._make_objective(user_jacobian, col_deriv)
             result = engine.run(residual, self._u0.copy(), jacobian=jacobian, **search, **options)
+            self.engine = engine_name
             self._finish(result, residual, evaluations)
         except BaseException:
             self._restore(saved)
@@ -286,9 +292,11 @@ class Minimizer:
         """Write the best point back and compute the Table of Fit Results."""
         u = result.u
         fvec = result.fvec if result.fvec is not None else np.array(residual(u))
+        # deviation: lmfit 0.5's lbfgsb and anneal left the params at their
+        # last probe and gave no error bars; every engine here ends at its best
+        # point, and one without a covariance (lbfgsb, anneal unpolished) gets
+        # one from a Jacobian by central differences at that point.
         if result.cov_u is None and result.jtj is None and result.success:
-            # An engine without a covariance (lbfgsb, anneal unpolished): one
-            # from a Jacobian by central differences at its best point.
             J = covariance.jacobian_by_differences(residual, u)
             jtj = J.T @ J
             try:
@@ -310,6 +318,7 @@ class Minimizer:
         # deviation: nfev counts every call of the user's function, including
         # SciPy's initial shape check, which MINPACK's own count leaves out.
         self.nfev = evaluations()
+        self.engine_info = dict(result.info)
         self.success = bool(result.success)
         self.ier = result.info.get("ier")
         self.lmdif_message = result.info.get("lmdif_message")
