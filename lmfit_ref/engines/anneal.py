@@ -21,7 +21,7 @@ temperature index and n the number of variables:
 * ``'cauchy'`` (fast annealing, Szu and Hartley 1987): ``T_k = T0 / (1 + k)``,
   Cauchy steps of scale ``learn_rate * (T_k / T0) * width``: heavy tails keep
   some long jumps while cooling fast.
-* ``'fast'`` (very fast annealing, Ingber 1989): ``T_k = T0 exp(-c k**(1/n))``,
+* ``'fast'`` (very fast annealing, Ingber 1989): ``T_k = T0 exp(-c k**(quench/n))``,
   ``c = m exp(-n_q quench)``; each coordinate steps by
   ``y * width`` with ``y = sign(s) t ((1 + 1/t)**|2s| - 1)``, s uniform in
   [-1/2, 1/2] and t = T_k / T0.
@@ -89,8 +89,11 @@ def temperature(schedule, T0, k, n, quench=1.0, m=1.0, n_q=1.0):
         return T0 / math.log(k + 2)
     if schedule == "cauchy":
         return T0 / (1.0 + k)
+    # Ingber's very fast annealing: T0 exp(-c k**(Q/D)), Q the quench factor
+    # and D the number of dimensions.
+    # deviation: the old scipy.optimize.anneal used k**quench, not k**(quench/D).
     c = m * math.exp(-n_q * quench)
-    return T0 * math.exp(-c * k ** (1.0 / n))
+    return T0 * math.exp(-c * k ** (quench / n))
 
 
 def propose(schedule, u, t, width, learn_rate, rng):
@@ -102,6 +105,21 @@ def propose(schedule, u, t, width, learn_rate, rng):
     s = rng.random(u.size) - 0.5
     y = np.sign(s) * t * ((1.0 + 1.0 / t) ** np.abs(2.0 * s) - 1.0)
     return u + learn_rate * y * width
+
+
+def reflect(u, lower, upper):
+    """Fold a proposal back into the box, mirror-wise at its walls.
+
+    Clipping would pile proposals up exactly on the walls, and for a
+    parameter with two bounds the walls (u = +-pi/2) are where the bounds
+    map is flat: a best point there would stall the polishing fit.
+
+    >>> reflect(np.array([1.2, -0.5, 0.5]), np.zeros(3), np.ones(3)).tolist()
+    [0.8, 0.5, 0.5]
+    """
+    width = upper - lower
+    x = np.mod(u - lower, 2.0 * width)
+    return lower + np.where(x > width, 2.0 * width - x, x)
 
 
 def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-12,
@@ -141,7 +159,9 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
     rng : int, numpy.random.Generator or None
         The random generator, or a seed for one: a run is reproducible.
     polish : bool
-        Finish with Levenberg-Marquardt from the best point found.
+        Finish with Levenberg-Marquardt from the best point found. Without
+        it, the result never claims success: annealing alone has no test
+        that it reached a minimum.
 
     Returns
     -------
@@ -154,8 +174,11 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
     --------
     >>> f = lambda u: np.array([u[0] - 1.0, 2.0 * (u[1] + 0.5)])
     >>> res = run(f, np.zeros(2), box=(-np.full(2, 5.0), np.full(2, 5.0)), rng=1, polish=False)
-    >>> np.round(res.u, 1).tolist()  # annealing alone is coarse; polish=True refines
-    [1.0, -0.5]
+    >>> np.round(res.u, 1).tolist(), res.success  # coarse, and says so
+    ([1.0, -0.5], False)
+    >>> res = run(f, np.zeros(2), box=(-np.full(2, 5.0), np.full(2, 5.0)), rng=1)
+    >>> np.round(res.u, 6).tolist(), res.success  # polished by leastsq
+    ([1.0, -0.5], True)
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"anneal: unknown schedule {schedule!r}; the schedules are {SCHEDULES}")
@@ -186,7 +209,7 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
         T = temperature(schedule, T0, k, nvar, quench, m, n)
         t = T / T0
         for _ in range(dwell):
-            u_new = np.clip(propose(schedule, u_cur, t, width, learn_rate, rng), lower, upper)
+            u_new = reflect(propose(schedule, u_cur, t, width, learn_rate, rng), lower, upper)
             f_new = f(u_new)
             nfev += 1
             # The Metropolis rule: downhill always, uphill with exp(-df/T).
@@ -220,11 +243,14 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
             "stop": stop, "T0": T0}
     message = f"annealing ({schedule}): {stop}; best sum of squares {f_best:.6g}"
     if not polish:
-        # Annealing has no convergence test of its own: count it a success
-        # when it stopped because it cooled down or stopped improving.
-        settled = stop.startswith(("temperature", "best"))
-        return EngineResult(u=u_best, success=settled, message=message, nfev=nfev, info=info)
-    local = leastsq.run(residual, u_best.copy(), jacobian=jacobian)
+        # Annealing has no convergence test: its best point is near a
+        # minimum, not at one, so it claims no success (and no error bars).
+        return EngineResult(u=u_best, success=False, nfev=nfev, info=info,
+                            message=message + " (annealing alone: not polished to a minimum)")
+    # Start the polish a hair inside the box: on a wall of a two-bound
+    # parameter the bounds map is flat (dP/du = 0) and leastsq would stall.
+    inside = np.clip(u_best, lower + 1e-6 * width, upper - 1e-6 * width)
+    local = leastsq.run(residual, inside, jacobian=jacobian)
     info.update(local.info)
     return EngineResult(u=local.u, success=local.success,
                         message=f"{message}; polished by leastsq: {local.message}",
