@@ -34,8 +34,8 @@ searches between the bounds; for others, ``lower``/``upper`` given to
 magnitude (at least 1).
 
 The temperature is in units of the sum of squares. Unless ``T0`` is given,
-it is set from the spread of f over random points of the box, so that at
-first about half of the typical uphill moves are accepted.
+it is set from the spread (standard deviation) of f over random points of
+the box, so that at first typical uphill moves are often accepted.
 
 Annealing keeps the best point it has seen, and, with ``polish=True`` (the
 default), finishes with Levenberg-Marquardt from there: annealing finds the
@@ -201,8 +201,16 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
     if T0 is None:
         samples = [f(lower + width * rng.random(nvar)) for _ in range(10 * nvar)]
         nfev += len(samples)
-        spread = np.std(samples + [f_cur])
-        T0 = spread if spread > 0 else max(abs(f_cur), 1.0)
+        # Far from the data r @ r can be enormous, or overflow to inf: use the
+        # finite values, and if squaring them in the standard deviation
+        # overflows, take it of the values scaled down by the largest.
+        finite = np.array([v for v in samples + [f_cur] if math.isfinite(v)])
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread = float(np.std(finite)) if finite.size > 1 else 0.0
+        if not math.isfinite(spread):
+            largest = float(np.max(np.abs(finite)))
+            spread = float(np.std(finite / largest)) * largest
+        T0 = spread if 0 < spread < math.inf else max(abs(f_cur), 1.0)
     temperatures, best_trace = [], []
     accepted, stop = 0, "maxiter temperatures done"
     for k in range(maxiter):
