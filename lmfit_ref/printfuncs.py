@@ -16,7 +16,7 @@ magnitude first.
 Book: book/uncertainties.md
 """
 
-__all__ = ["format_errors", "report_errors"]
+__all__ = ["format_errors", "report_errors", "format_ci", "report_ci"]
 
 
 def _number(x, fmt):
@@ -91,3 +91,31 @@ def report_errors(params, modelpars=None, show_correl=True, min_correl=0.1):
     """
     print(format_errors(params, modelpars=modelpars, show_correl=show_correl,
                         min_correl=min_correl))
+
+
+def format_ci(ci):
+    """The text `report_ci` prints, as a string (no trailing newline).
+
+    One header of probabilities, then a row of limits per parameter, in the
+    manual's 4.2 layout: lower limits from the largest probability down, the
+    best value under ``0.00%``, then the upper limits.
+
+    >>> print(format_ci({'a': [(0.95, 0.09916), (0.0, 0.09992), (0.95, 0.10069)]}))
+            95.00%    0.00%   95.00%
+     a   0.09916  0.09992  0.10069
+    """
+    width = max(len(name) for name in ci) + 1
+    lines = []
+    header = None
+    for name, row in ci.items():
+        this = "".join(f"{100 * prob:8.2f}%" for prob, _ in row)
+        if this != header:  # the manual repeats it when the levels change
+            lines.append(" " * width + this)
+            header = this
+        lines.append(f"{name:>{width}}" + "".join(f"{value:9.5f}" for _, value in row))
+    return "\n".join(lines)
+
+
+def report_ci(ci):
+    """Print the confidence intervals of `conf_interval` in the manual's format (4.2)."""
+    print(format_ci(ci))
