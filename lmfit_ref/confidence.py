@@ -248,6 +248,8 @@ def _search(profile, name, best, step, direction, levels, bound, maxiter, verbos
                 break
             known.append((v, g))
         if known[-1][1] < goal:
+            # deviation: an unreachable level is reported as +/-inf with a
+            # warning, never dropped from the list or left as a bare error.
             reason = (f"its bound {bound}" if bound is not None and known[-1][0] == bound
                       else f"maxiter={maxiter} steps" if steps >= maxiter else "failed sub-fits")
             warnings.warn(f"conf_interval: {name!r} does not reach probability {level} on the "
@@ -299,6 +301,8 @@ def conf_interval(minimizer, p_names=None, sigmas=(0.674, 0.95, 0.997), trace=Fa
     """
     prob = _prob_func(prob_func)
     varying = [n for n, p in minimizer.params.items() if p.vary]
+    # deviation: lmfit 0.5 took p_names=None as every parameter, fixed and
+    # constrained ones too; only a varying parameter has an interval to find.
     names = varying if p_names is None else list(p_names)
     for name in names:
         if name not in varying:
@@ -374,6 +378,8 @@ def conf_interval2d(minimizer, x_name, y_name, nx=10, ny=10, limits=None, prob_f
         axes.append(np.linspace(lo, hi, n))
     x, y = axes
     profile = _Profile(minimizer, [x_name, y_name], prob, 2, tol=_TOL_2D)
+    # deviation: the manual documents grid as (nx, ny); (ny, nx) is the
+    # shape plt.contourf(x, y, grid) expects when nx != ny.
     grid = np.full((ny, nx), np.nan)
     for j, yv in enumerate(y):
         # serpentine order: each point's nearest solved neighbour is the last one
