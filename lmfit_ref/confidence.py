@@ -22,11 +22,11 @@ estimated as ``chi2_0 / (N - P)``, follows a chi-square distribution with
 ``P_fix`` degrees of freedom (``chi2_compare``). For large N the two agree;
 for few data the F-test is wider (its denominator is itself uncertain).
 
-The search (``conf_interval``): from the best value, step outwards by the
-standard error, doubling the step, until the probability passes the
-largest level (or a bound, or ``maxiter`` steps); then find each level by
-Brent's method inside the bracket already known, lowest level first, each
-bracket starting from the previous root. Every profile sub-fit starts from
+The search (``conf_interval``): from the best value, step outwards, by at
+most one standard error, extrapolating the near-linear rise of
+``sqrt(chi2(v) - chi2_0)``, until each level is passed (or a bound, or
+``maxiter`` steps); then find the level by Brent's method inside that
+bracket, lowest level first, each search starting from the previous root. Every profile sub-fit starts from
 the solution at the nearest value already solved. All fits run on a deep
 copy of the Parameters, so the caller's Parameters and Minimizer are never
 touched.
@@ -218,9 +218,29 @@ def _search(profile, name, best, step, direction, levels, bound, maxiter, verbos
     limits = []
     steps = 0
 
+    cache = {}
+
     def rise(v):
-        chi = profile.chisqr_at((v,))
-        return chi if chi != chi else math.sqrt(max(chi - best_chi, 0.0))
+        """sqrt(chi2(v) - chi2_0), each value fitted once (NaN if the sub-fit fails)."""
+        if v not in cache:
+            chi = profile.chisqr_at((v,))
+            cache[v] = chi if chi != chi else math.sqrt(max(chi - best_chi, 0.0))
+        return cache[v]
+
+    def root_between(a, b, goal):
+        """The v in [a, b] where rise(v) = goal: Brent's method, or bisection if a
+        sub-fit inside fails (a failed point then counts as beyond the goal)."""
+        try:
+            return optimize.brentq(lambda v: rise(v) - goal, a, b, xtol=xtol)
+        except ValueError:  # NaN from a failed sub-fit
+            while abs(b - a) > xtol:
+                mid = (a + b) / 2.0
+                g = rise(mid)
+                if g == g and g < goal:
+                    a = mid
+                else:
+                    b = mid
+            return (a + b) / 2.0
 
     for level in levels:
         goal = math.sqrt(_target_chi(profile, level) - best_chi)
@@ -228,13 +248,17 @@ def _search(profile, name, best, step, direction, levels, bound, maxiter, verbos
         while known[-1][1] < goal:
             if steps >= maxiter or (bound is not None and known[-1][0] == bound):
                 break
+            # Steps of at most one standard error: the interval is bounded by
+            # the *first* crossing, and a long jump could pass over it into
+            # another valley (two exponentials can swap their roles).
             if len(known) == 1:  # quadratic guess: chi2 - chi2_0 ~ redchi ((v - best)/step)**2
-                v = best + direction * step * goal / math.sqrt(redchi) * 1.05
+                jump = min(goal / math.sqrt(redchi) * 1.05, 1.0) * step
             else:  # extrapolate the near-linear rise, a little beyond the goal
                 (v1, g1), (v2, g2) = known[-2], known[-1]
                 slope = (g2 - g1) / (v2 - v1) if g2 > g1 else 0.0
-                jump = (goal - g2) / slope * 1.2 if slope * direction > 0 else direction * step
-                v = v2 + direction * max(abs(jump), 1e-3 * step) * (2.0 ** max(steps - 3, 0))
+                jump = abs((goal - g2) / slope * 1.2) if slope * direction > 0 else step
+                jump = min(max(jump, 1e-3 * step), step)
+            v = known[-1][0] + direction * jump
             if bound is not None and (v - bound) * direction >= 0:
                 v = bound
             g = rise(v)
@@ -259,7 +283,7 @@ def _search(profile, name, best, step, direction, levels, bound, maxiter, verbos
             continue
         i = next(k for k, (_, g) in enumerate(known) if g >= goal)
         (a, _), (b, _) = known[i - 1], known[i]
-        root = optimize.brentq(lambda v: rise(v) - goal, a, b, xtol=xtol)
+        root = root_between(a, b, goal)
         known.insert(i, (root, goal))
         limits.append(root)
         if verbose:
