@@ -105,6 +105,34 @@ def _prob_func(prob_func):
                          f"got {prob_func!r}") from None
 
 
+def _chisqr_now(minimizer):
+    """Chi-square of the residual at the Parameters' current values (one evaluation)."""
+    minimizer.prepare_fit() if any(p.expr for p in minimizer.params.values()) else None
+    r = np.asarray(minimizer.userfcn(minimizer.params, *minimizer.userargs,
+                                     **minimizer.userkws), dtype=float).ravel()
+    chi = float(r @ r)
+    if not math.isfinite(chi):
+        raise ValueError("the residual is not finite")
+    return chi
+
+
+def _check_fitted(minimizer):
+    """Refuse a Minimizer that has not been fitted, or whose Parameters moved since."""
+    if minimizer.chisqr is None or minimizer.userfcn is None:
+        raise ValueError("conf_interval needs a Minimizer that has been fitted "
+                         "(call minimize(...) or .leastsq() first)")
+    saved = [(par, par._get_state()) for par in minimizer.params.values()]
+    try:
+        now = _chisqr_now(Minimizer(minimizer.userfcn, minimizer.params,
+                                    fcn_args=minimizer.userargs, fcn_kws=minimizer.userkws))
+    finally:
+        for par, state in saved:
+            par._set_state(state)
+    if abs(now - minimizer.chisqr) > 1e-6 * minimizer.chisqr:
+        raise ValueError(f"the Parameters have changed since the fit (chi-square now {now!r}, "
+                         f"the fit's {minimizer.chisqr!r}): refit before asking for intervals")
+
+
 class _Profile:
     """Sub-fits of one Minimizer's problem with some parameters held fixed.
 
@@ -114,16 +142,16 @@ class _Profile:
     """
 
     def __init__(self, minimizer, fixed, prob, nfix, tol):
-        if minimizer.chisqr is None or minimizer.userfcn is None:
-            raise ValueError("conf_interval needs a Minimizer that has been fitted "
-                             "(call minimize(...) or .leastsq() first)")
         self.params = copy.deepcopy(minimizer.params)
         for name in fixed:
             self.params[name].vary = False
         self.fixed = fixed
+        self.free = any(p.vary for p in self.params.values())
         self.fitter = Minimizer(minimizer.userfcn, self.params, fcn_args=minimizer.userargs,
                                 fcn_kws=minimizer.userkws, scale_covar=minimizer.scale_covar)
         self.best = {name: par.value for name, par in minimizer.params.items()}
+        self.spread = {name: par.stderr or abs(par.value or 0.0) or 1.0
+                       for name, par in minimizer.params.items()}
         self.best_chi, self.ndata, self.nvarys = minimizer.chisqr, minimizer.ndata, minimizer.nvarys
         self.prob, self.nfix = prob, nfix
         self.solved = []  # (fixed values, {name: value}, chisqr)
@@ -148,7 +176,12 @@ class _Profile:
                 e = x1 - x2
                 if e @ e > 0:
                     t = min(max(float((here - x1) @ e / (e @ e)), -2.0), 2.0)
-                    start = {n: v + t * (v - near[1][1][n]) for n, v in near[0][1].items()}
+                    guess = {n: v + t * (v - near[1][1][n]) for n, v in near[0][1].items()}
+                    # Trust the prediction only for modest moves (a few standard
+                    # errors): a large one means the solutions left the best
+                    # fit's valley, and extrapolating would carry on into nowhere.
+                    if all(abs(guess[n] - start[n]) <= 3.0 * self.spread[n] for n in guess):
+                        start = guess
         for name, par in self.params.items():
             if par.vary and par.expr is None:
                 value = start[name]
@@ -165,10 +198,13 @@ class _Profile:
         for name, value in zip(self.fixed, point):
             self.params[name].value = value
         try:
-            self.fitter.leastsq(xtol=self.tol, ftol=self.tol)
+            if self.free:
+                self.fitter.leastsq(xtol=self.tol, ftol=self.tol)
+                chi = self.fitter.chisqr
+            else:  # nothing left to fit: the chi-square of the model as it stands
+                chi = _chisqr_now(self.fitter)
         except (FitError, ValueError):
             return math.nan
-        chi = self.fitter.chisqr
         self.solved.append((tuple(point), {n: p.value for n, p in self.params.items()}, chi))
         if chi < self.best_chi * (1.0 - 1e-9) and (self.lower_found is None
                                                    or chi < self.lower_found[1]):
@@ -324,16 +360,18 @@ def conf_interval(minimizer, p_names=None, sigmas=(0.674, 0.95, 0.997), trace=Fa
         Only with ``trace=True``.
     """
     prob = _prob_func(prob_func)
+    _check_fitted(minimizer)
     varying = [n for n, p in minimizer.params.items() if p.vary]
     # deviation: lmfit 0.5 took p_names=None as every parameter, fixed and
     # constrained ones too; only a varying parameter has an interval to find.
-    names = varying if p_names is None else list(p_names)
+    names = (varying if p_names is None else [p_names] if isinstance(p_names, str)
+             else list(p_names))
     for name in names:
         if name not in varying:
             raise ValueError(f"conf_interval: {name!r} is not a varying parameter of the fit "
                              f"(varying: {', '.join(varying)})")
     levels = sorted(float(s) for s in sigmas)
-    if not levels or levels[0] <= 0 or levels[-1] >= 1:
+    if not levels or not all(0 < s < 1 for s in levels):  # NaN fails too
         raise ValueError(f"conf_interval: sigmas must be probabilities in (0, 1), got {sigmas!r}")
     ci, traces = {}, {}
     for name in names:
@@ -380,6 +418,7 @@ def conf_interval2d(minimizer, x_name, y_name, nx=10, ny=10, limits=None, prob_f
         (with a warning counting them).
     """
     prob = _prob_func(prob_func)
+    _check_fitted(minimizer)
     varying = [n for n, p in minimizer.params.items() if p.vary]
     for name in (x_name, y_name):
         if name not in varying:
@@ -405,11 +444,15 @@ def conf_interval2d(minimizer, x_name, y_name, nx=10, ny=10, limits=None, prob_f
     # deviation: the manual documents grid as (nx, ny); (ny, nx) is the
     # shape plt.contourf(x, y, grid) expects when nx != ny.
     grid = np.full((ny, nx), np.nan)
-    for j, yv in enumerate(y):
-        # serpentine order: each point's nearest solved neighbour is the last one
-        columns = range(nx) if j % 2 == 0 else range(nx - 1, -1, -1)
-        for i in columns:
-            grid[j, i] = profile.prob_at((x[i], yv))
+    # Outwards from the best fit: each cell's nearest solved neighbour is
+    # closer to the best fit, so a warm start never comes from further out.
+    sx = minimizer.params[x_name].stderr or (x[-1] - x[0]) or 1.0
+    sy = minimizer.params[y_name].stderr or (y[-1] - y[0]) or 1.0
+    bx, by = minimizer.params[x_name].value, minimizer.params[y_name].value
+    cells = sorted(((i, j) for j in range(ny) for i in range(nx)),
+                   key=lambda c: ((x[c[0]] - bx) / sx) ** 2 + ((y[c[1]] - by) / sy) ** 2)
+    for i, j in cells:
+        grid[j, i] = profile.prob_at((x[i], y[j]))
     failed = int(np.isnan(grid).sum())
     if failed:
         warnings.warn(f"conf_interval2d: {failed} of {nx * ny} sub-fits failed; NaN there",

@@ -104,15 +104,19 @@ def format_ci(ci):
             95.00%    0.00%   95.00%
      a   0.09916  0.09992  0.10069
     """
+    if not ci:
+        return ""
     width = max(len(name) for name in ci) + 1
+    # Columns at least 9 wide (the manual's), wider if a value needs it.
+    column = max([9] + [len(f"{value:.5f}") + 1 for row in ci.values() for _, value in row])
     lines = []
     header = None
     for name, row in ci.items():
-        this = "".join(f"{100 * prob:8.2f}%" for prob, _ in row)
+        this = "".join(f"{100 * prob:.2f}%".rjust(column) for prob, _ in row)
         if this != header:  # the manual repeats it when the levels change
             lines.append(" " * width + this)
             header = this
-        lines.append(f"{name:>{width}}" + "".join(f"{value:9.5f}" for _, value in row))
+        lines.append(f"{name:>{width}}" + "".join(f"{value:.5f}".rjust(column) for _, value in row))
     return "\n".join(lines)
 
 
