@@ -72,7 +72,8 @@ Book: book/bounds.md
 """
 import math
 
-__all__ = ["to_internal", "to_external", "slope", "transform_for", "near_bound", "clip"]
+__all__ = ["to_internal", "to_external", "slope", "transform_for", "near_bound", "search_range",
+           "clip"]
 
 
 # -- no bound ----------------------------------------------------------------
@@ -261,6 +262,34 @@ def near_bound(u, a=None, b=None, tol=1e-3, sigma_u=None):
         return flat < 0.01 * sigma_u
     largest = 1.0 if a is None or b is None else (b - a) * 0.5
     return abs(slope(u, a, b)) < tol * largest
+
+
+def search_range(u0, a=None, b=None, P_lo=None, P_hi=None):
+    """The interval of u a global search (annealing) explores for one parameter.
+
+    Two bounds: the whole interval, u in [-pi/2, pi/2], unless `P_lo` or
+    `P_hi` (in the parameter's units) narrow it. Otherwise `P_lo`/`P_hi`
+    if given, else the start `u0` plus or minus its magnitude (at least 1).
+
+    >>> search_range(0.3, 0.0, 1.0) == (-math.pi / 2, math.pi / 2)
+    True
+    >>> search_range(5.0), search_range(5.0, P_lo=-2.0, P_hi=8.0)
+    ((0.0, 10.0), (-2.0, 8.0))
+    """
+    to_internal = transform_for(a, b)[1]
+    both = a is not None and b is not None
+    reach = max(abs(u0), 1.0)
+    if P_lo is None:
+        u_lo = -math.pi / 2 if both else u0 - reach
+    else:
+        u_lo = to_internal(clip(P_lo, a, b), a, b)
+    if P_hi is None:
+        u_hi = math.pi / 2 if both else u0 + reach
+    else:
+        u_hi = to_internal(clip(P_hi, a, b), a, b)
+    if (a is None) != (b is None) and P_lo is not None:  # one bound: the u >= 0 branch
+        u_lo, u_hi = min(u_lo, u_hi), max(u_lo, u_hi)
+    return u_lo, u_hi
 
 
 def clip(P, a=None, b=None):

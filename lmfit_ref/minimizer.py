@@ -253,10 +253,8 @@ class Minimizer:
     def _search_box(self, lower=None, upper=None):
         """The region annealing searches, in internal coordinates u.
 
-        A parameter with two bounds: its whole interval (u in [-pi/2, pi/2]).
-        Otherwise ``lower``/``upper`` (in the parameter's units, one value or
-        one per varying parameter, None for "not given") if given, else the
-        start value plus or minus its magnitude (at least 1).
+        ``lower``/``upper``: in the parameters' units, one value or one per
+        varying parameter (None for "not given"); see ``bounds.search_range``.
         """
         n = self.nvarys
         ends = []
@@ -267,20 +265,9 @@ class Minimizer:
                                  f"({n}: {', '.join(self.var_names)}), got {len(values)}")
             ends.append(values)
         lo, hi = [], []
-        for (to_external, _, a, b), par, u0, P_lo, P_hi in zip(self._maps, self._varying,
-                                                              self._u0.tolist(), *ends):
-            to_internal = bounds.transform_for(a, b)[1]
-            reach = max(abs(u0), 1.0)
-            if P_lo is None:
-                u_lo = -math.pi / 2 if a is not None and b is not None else u0 - reach
-            else:
-                u_lo = to_internal(bounds.clip(P_lo, a, b), a, b)
-            if P_hi is None:
-                u_hi = math.pi / 2 if a is not None and b is not None else u0 + reach
-            else:
-                u_hi = to_internal(bounds.clip(P_hi, a, b), a, b)
-            if (a is None) != (b is None) and P_lo is not None:  # one bound: u >= 0 branch
-                u_lo, u_hi = min(u_lo, u_hi), max(u_lo, u_hi)
+        for (_, _, a, b), par, u0, P_lo, P_hi in zip(self._maps, self._varying,
+                                                    self._u0.tolist(), *ends):
+            u_lo, u_hi = bounds.search_range(u0, a, b, P_lo, P_hi)
             if not u_lo < u_hi:
                 raise ValueError(f"anneal: empty search range for {par.name!r} "
                                  f"(lower {P_lo}, upper {P_hi})")
