@@ -270,26 +270,33 @@ def search_range(u0, a=None, b=None, P_lo=None, P_hi=None):
     Two bounds: the whole interval, u in [-pi/2, pi/2], unless `P_lo` or
     `P_hi` (in the parameter's units) narrow it. Otherwise `P_lo`/`P_hi`
     if given, else the start `u0` plus or minus its magnitude (at least 1).
+    With one bound the map folds (P is even in u), so the search covers P
+    from the bound out to the farther of the two ends.
 
     >>> search_range(0.3, 0.0, 1.0) == (-math.pi / 2, math.pi / 2)
     True
     >>> search_range(5.0), search_range(5.0, P_lo=-2.0, P_hi=8.0)
     ((0.0, 10.0), (-2.0, 8.0))
+    >>> u_lo, u_hi = search_range(to_internal(5.0, None, 10.0), None, 10.0, P_lo=0.0)
+    >>> to_external(u_lo, None, 10.0) <= 0.0 and to_external(0.0, None, 10.0) == 10.0
+    True
     """
-    to_internal = transform_for(a, b)[1]
-    both = a is not None and b is not None
+    to_external, to_internal, _ = transform_for(a, b)
+    if a is not None and b is not None and P_lo is None and P_hi is None:
+        return -math.pi / 2, math.pi / 2
+    # The ends in P (given, or the start plus or minus its reach in u), then
+    # mapped to u; a one-bound map can run either way, so sort them.
     reach = max(abs(u0), 1.0)
-    if P_lo is None:
-        u_lo = -math.pi / 2 if both else u0 - reach
-    else:
-        u_lo = to_internal(clip(P_lo, a, b), a, b)
-    if P_hi is None:
-        u_hi = math.pi / 2 if both else u0 + reach
-    else:
-        u_hi = to_internal(clip(P_hi, a, b), a, b)
-    if (a is None) != (b is None) and P_lo is not None:  # one bound: the u >= 0 branch
-        u_lo, u_hi = min(u_lo, u_hi), max(u_lo, u_hi)
-    return u_lo, u_hi
+    ends = [to_external(u0 - reach, a, b) if P_lo is None else clip(P_lo, a, b),
+            to_external(u0 + reach, a, b) if P_hi is None else clip(P_hi, a, b)]
+    if a is not None and b is not None:  # two bounds: u on [-pi/2, pi/2], increasing
+        return tuple(sorted(to_internal(P, a, b) for P in ends))
+    if a is None and b is None:
+        return tuple(sorted(ends))
+    # one bound: P(u) is even in u; search the u >= 0 branch between the two
+    # ends, and the mirror image, so that u0's side is covered either way
+    u_far = max(to_internal(P, a, b) for P in ends)
+    return -u_far, u_far
 
 
 def clip(P, a=None, b=None):

@@ -49,6 +49,7 @@ import warnings
 import numpy as np
 from scipy import optimize, stats
 
+from .constraints import ConstraintPlan
 from .minimizer import Minimizer
 from .objective import FitError
 
@@ -107,7 +108,8 @@ def _prob_func(prob_func):
 
 def _chisqr_now(minimizer):
     """Chi-square of the residual at the Parameters' current values (one evaluation)."""
-    minimizer.prepare_fit() if any(p.expr for p in minimizer.params.values()) else None
+    if any(p.expr for p in minimizer.params.values()):
+        ConstraintPlan(minimizer.params, minimizer.asteval)  # evaluates the constraints
     r = np.asarray(minimizer.userfcn(minimizer.params, *minimizer.userargs,
                                      **minimizer.userkws), dtype=float).ravel()
     chi = float(r @ r)
@@ -206,7 +208,8 @@ class _Profile:
         except (FitError, ValueError):
             return math.nan
         self.solved.append((tuple(point), {n: p.value for n, p in self.params.items()}, chi))
-        if chi < self.best_chi * (1.0 - 1e-9) and (self.lower_found is None
+        # below the best fit by more than its own tolerance (ftol = 1e-7)
+        if chi < self.best_chi * (1.0 - 1e-6) and (self.lower_found is None
                                                    or chi < self.lower_found[1]):
             self.lower_found = (tuple(point), chi)
         return chi
@@ -438,7 +441,14 @@ def conf_interval2d(minimizer, x_name, y_name, nx=10, ny=10, limits=None, prob_f
             lo, hi = sorted(given)
         lo = lo if par.min is None else max(lo, par.min)
         hi = hi if par.max is None else min(hi, par.max)
-        axes.append(np.linspace(lo, hi, n))
+        if not lo <= hi:
+            raise ValueError(f"conf_interval2d: the limits of {name!r}, {given}, lie outside its "
+                             f"bounds [{par.min}, {par.max}]")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"conf_interval2d: grid sizes must be positive integers, got {n!r}")
+        # one point: the best value (or the middle of given limits), not an end
+        mid = par.value if given is None else (lo + hi) / 2.0
+        axes.append(np.linspace(lo, hi, n) if n > 1 else np.array([mid]))
     x, y = axes
     profile = _Profile(minimizer, [x_name, y_name], prob, 2, tol=_TOL_2D)
     # deviation: the manual documents grid as (nx, ny); (ny, nx) is the

@@ -419,8 +419,9 @@ class Minimizer:
         Returns
         -------
         bool
-            `success`: the polishing fit's, or with ``polish=False``, whether
-            the annealing settled (cooled below ``Tf`` or stopped improving).
+            `success`: the polishing fit's. With ``polish=False`` it is
+            False: annealing alone has no test that it reached a minimum
+            (and so no error bars are given).
         """
         return self._fit("anneal", kws)
 

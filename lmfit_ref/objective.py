@@ -35,7 +35,7 @@ import numpy as np
 from . import bounds
 from .constraints import as_value
 
-__all__ = ["FitError", "make_objective"]
+__all__ = ["FitError", "NonFiniteResidual", "make_objective"]
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -46,6 +46,15 @@ class FitError(RuntimeError):
     The message names the evaluation and the parameter values at fault; the
     original exception, if any, is chained as ``__cause__``. The caller's
     Parameters are restored before this is raised.
+    """
+
+
+class NonFiniteResidual(FitError, FloatingPointError):
+    """The residual function returned NaN or inf.
+
+    A `FitError` for the caller; also a ``FloatingPointError``, the builtin
+    an engine may catch (engines know nothing of this module) to treat such
+    a point as one never to move to, as annealing does.
     """
 
 
@@ -202,8 +211,8 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
         # is not (NaN, inf, or a huge-but-finite overflow) look closer.
         if not isfinite(r.dot(r)) and not np.isfinite(r).all():
             bad = int(np.flatnonzero(~np.isfinite(r))[0])
-            raise FitError(f"the residual function returned {r[bad]} at index {bad} at "
-                           f"evaluation {count} (parameters {_describe(params)})")
+            raise NonFiniteResidual(f"the residual function returned {r[bad]} at index {bad} "
+                                    f"at evaluation {count} (parameters {_describe(params)})")
         return r
 
     def evaluations():

@@ -425,3 +425,31 @@ def test_fault_inside_annealing_restores_params():
         minimize(residual, params, engine="anneal", rng=0)
     assert [(p.value, p.min, p.max, p.stderr, p.correl, p.init_value)
             for p in params.values()] == before
+
+
+def test_nonfinite_points_are_rejected():
+    # exp(-k x) overflows for the negative k of half the box: such proposals
+    # are points never to move to, not faults; the fit reaches the minimum
+    # (scipy.optimize.leastsq from near the truth, independently).
+    x = np.linspace(0.0, 10.0, 60)
+    y = 2.0 * np.exp(-0.5 * x) + np.random.default_rng(3).normal(0.0, 0.01, x.size)
+    p = Parameters()
+    p.add("a", value=1.0, min=0.0, max=10.0)
+    p.add("k", value=1.0, min=-100.0, max=100.0)
+    with np.errstate(over="ignore"):
+        out = minimize(lambda p: p["a"].value * np.exp(-p["k"].value * x) - y, p,
+                       engine="anneal", rng=0)
+    ref = leastsq(lambda v: v[0] * np.exp(-v[1] * x) - y, [2.0, 0.5], full_output=True)
+    assert out.success
+    assert out.chisqr == pytest.approx(float(ref[2]["fvec"] @ ref[2]["fvec"]), rel=1e-6)
+    assert p["k"].value == pytest.approx(ref[0][1], rel=1e-5)
+
+
+def test_bad_T0_and_unknown_keywords_are_named():
+    f = lambda u: u - 1.0  # noqa: E731
+    box = (np.zeros(1), np.full(1, 3.0))
+    for T0 in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="T0"):
+            anneal.run(f, np.ones(1), box=box, T0=T0)
+    with pytest.raises(TypeError, match="foo"):
+        anneal.run(f, np.ones(1), box=box, foo=1)

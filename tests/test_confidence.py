@@ -866,3 +866,28 @@ def test_report_ci_prints_format_ci(capsys, manual):
     assert lines[0] == "   " + "   95.00%   68.00%    0.00%   68.00%   95.00%"
     for line, name in zip(lines[1:], ci):
         assert line.startswith(f"{name:>3}") and len(line) == 3 + 5 * 9
+
+
+def test_grid_with_a_constraint_and_nothing_left_to_fit():
+    # a, b fixed on the grid and half_b = b/2 computed: no free parameter is
+    # left, yet every cell has a probability, the closed form F(2, N - P) of
+    # the linear model (the constraint adds no variable).
+    p = linear_params()
+    p.add("half_b", expr="b / 2")
+    mi = minimize(linear_residual, p)
+    x, y, grid = conf_interval2d(mi, "a", "b", 3, 3)
+    for j, b in enumerate(y):
+        for i, a in enumerate(x):
+            chi = float(np.sum((a + b * X_LIN - Y_LIN) ** 2))
+            expected = stats.f.cdf((chi / LIN_CHI0 - 1) * (LIN_N - LIN_P) / 2, 2, LIN_N - LIN_P)
+            assert grid[j, i] == pytest.approx(expected, abs=1e-9)
+
+
+def test_single_point_axis_sits_on_the_best_value():
+    mi = minimize(linear_residual, linear_params())
+    x, y, grid = conf_interval2d(mi, "a", "b", 1, 4)
+    assert x.tolist() == [mi.params["a"].value] and y.size == 4 and grid.shape == (4, 1)
+    with pytest.raises(ValueError, match="outside its bounds"):
+        bounded = linear_params(a={"min": -5.0, "max": 5.0})
+        conf_interval2d(minimize(linear_residual, bounded), "a", "b", 3, 3,
+                        limits=((6.0, 8.0), (0.0, 1.0)))

@@ -311,6 +311,9 @@ def fitted_params(engine, bounded):
 @pytest.mark.parametrize("bounded", [False, True], ids=["free", "bounded"])
 def test_restore_on_fault(engine, fault, bounded):
     """A fault at the 1st, 2nd, middle and last call: FitError, Parameters as before."""
+    if engine == "anneal" and fault == "nan":
+        pytest.skip("annealing rejects a point with a non-finite residual and searches on, "
+                    "by design (tests/test_anneal.py::test_nonfinite_points_are_rejected)")
     clean = Recorder("exp_const")
     fit(engine, fitted_params(engine, bounded), clean)
     n = clean.calls

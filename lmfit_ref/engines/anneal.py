@@ -124,7 +124,7 @@ def reflect(u, lower, upper):
 
 def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-12,
         maxiter=400, maxeval=50_000, maxaccept=None, dwell=50, learn_rate=0.5, feps=1e-6,
-        quench=1.0, m=1.0, n=1.0, rng=None, polish=True):
+        quench=1.0, m=1.0, n=1.0, rng=None, polish=True, **unknown):
     """Minimise ``sum(residual(u)**2)`` by simulated annealing in a box.
 
     Parameters
@@ -180,6 +180,11 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
     >>> np.round(res.u, 6).tolist(), res.success  # polished by leastsq
     ([1.0, -0.5], True)
     """
+    if unknown:
+        raise TypeError(f"anneal got unexpected keyword(s) {sorted(unknown)}; it takes "
+                        f"{', '.join(KEYWORDS)}, and lower/upper through Minimizer.anneal")
+    if T0 is not None and not (isinstance(T0, (int, float, np.floating)) and 0 < T0 < math.inf):
+        raise ValueError(f"anneal: T0 must be a positive number or None, got {T0!r}")
     if schedule not in SCHEDULES:
         raise ValueError(f"anneal: unknown schedule {schedule!r}; the schedules are {SCHEDULES}")
     for name, value in (("maxiter", maxiter), ("maxeval", maxeval), ("dwell", dwell)):
@@ -191,7 +196,12 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
     nvar = u0.size
 
     def f(u):
-        r = residual(u)
+        # A point where the model overflows (a non-finite residual) is not a
+        # fault of the search: it is simply a point never to move to.
+        try:
+            r = residual(u)
+        except FloatingPointError:
+            return math.inf
         return float(r @ r)
 
     # Initial temperature: the spread of f over random points of the box.
