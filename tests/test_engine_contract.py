@@ -212,7 +212,9 @@ def test_params_left_at_best_point(engine, problem, bounded):
     # The final values are among those evaluated during the fit, and no
     # evaluated point was better (beyond round-off of a difference probe).
     assert final in fcn.values[:calls]
-    assert out.chisqr <= min(fcn.chisqr[:calls]) * (1.0 + 1e-8)
+    # no evaluated point is better, to the engines' own tolerance (~1e-7 relative:
+    # the probes of a final central-difference Jacobian may land a hair lower)
+    assert out.chisqr <= min(fcn.chisqr[:calls]) * (1.0 + 1e-7)
 
 
 # --- fixed, bounded and constrained parameters --------------------------------

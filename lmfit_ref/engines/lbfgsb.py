@@ -2,7 +2,9 @@
 
 Levenberg-Marquardt uses the structure of least squares (the Jacobian of
 the residual vector). L-BFGS-B (Byrd, Lu, Nocedal and Zhu 1995) is a
-general minimiser of one scalar function: here ``f(u) = sum(r(u)**2)``.
+general minimiser of one scalar function: here ``f(u) = sum(r(u)**2)``,
+divided by its value at the start (L-BFGS-B's stopping tests are absolute,
+so the sum of squares is put on a scale of 1 whatever the data's units).
 It builds a low-rank approximation of the inverse Hessian from the last
 ``m`` steps and gradients (limited-memory BFGS), and takes a line search
 along the quasi-Newton direction. The gradient is ``2 J^T r`` when the
@@ -29,6 +31,8 @@ algorithm for bound constrained optimization", SIAM J. Sci. Comput. 16
 
 Book: book/engines.md
 """
+import math
+
 from scipy.optimize import fmin_l_bfgs_b
 
 from .base import EngineResult
@@ -59,7 +63,8 @@ def run(residual, u0, jacobian=None, box=None, **kws):
     -------
     EngineResult
         ``u`` is L-BFGS-B's final iterate, the lowest point it accepted;
-        ``info = {'warnflag': int, 'nit': int}``.
+        ``info = {'warnflag': int, 'nit': int, 'funcalls': int}`` (L-BFGS-B's
+        own evaluations; ``nfev`` adds the one at the start that sets the scale).
 
     Examples
     --------
@@ -74,18 +79,27 @@ def run(residual, u0, jacobian=None, box=None, **kws):
         raise TypeError(f"lbfgsb got unexpected keyword(s) {sorted(unknown)}{hint}; "
                         f"it takes {', '.join(KEYWORDS)} and Dfun")
 
+    # L-BFGS-B's stopping tests are absolute (pgtol on the gradient): on data
+    # of small magnitude it would stop far from the minimum. The objective is
+    # therefore the sum of squares relative to its value at the start.
+    r0 = residual(u0)
+    f0 = float(r0 @ r0)
+    scale = 1.0 / f0 if f0 > 0 and math.isfinite(f0) else 1.0
+
     if jacobian is None:
         def objective(u):
             r = residual(u)
-            return float(r @ r)
+            return float(r @ r) * scale
     else:
         def objective(u):
             r = residual(u)
-            return float(r @ r), 2.0 * (jacobian(u).T @ r)
+            return float(r @ r) * scale, 2.0 * scale * (jacobian(u).T @ r)
 
     u, f, info = fmin_l_bfgs_b(objective, u0, approx_grad=jacobian is None, **kws)
+    # (the start was evaluated once more, above: count it)
     message = info["task"]
     message = message.decode() if isinstance(message, bytes) else str(message)
     return EngineResult(u=u, success=info["warnflag"] == 0, message=f"L-BFGS-B: {message}",
-                        nfev=int(info["funcalls"]),
-                        info={"warnflag": int(info["warnflag"]), "nit": int(info["nit"])})
+                        nfev=int(info["funcalls"]) + 1,
+                        info={"warnflag": int(info["warnflag"]), "nit": int(info["nit"]),
+                              "funcalls": int(info["funcalls"])})
