@@ -123,13 +123,9 @@ def _check_fitted(minimizer):
     if minimizer.chisqr is None or minimizer.userfcn is None:
         raise ValueError("conf_interval needs a Minimizer that has been fitted "
                          "(call minimize(...) or .leastsq() first)")
-    saved = [(par, par._get_state()) for par in minimizer.params.values()]
-    try:
-        now = _chisqr_now(Minimizer(minimizer.userfcn, minimizer.params,
-                                    fcn_args=minimizer.userargs, fcn_kws=minimizer.userkws))
-    finally:
-        for par, state in saved:
-            par._set_state(state)
+    # on a copy: evaluating the constraints writes values into the Parameters
+    now = _chisqr_now(Minimizer(minimizer.userfcn, copy.deepcopy(minimizer.params),
+                                fcn_args=minimizer.userargs, fcn_kws=minimizer.userkws))
     if abs(now - minimizer.chisqr) > 1e-6 * minimizer.chisqr:
         raise ValueError(f"the Parameters have changed since the fit (chi-square now {now!r}, "
                          f"the fit's {minimizer.chisqr!r}): refit before asking for intervals")
