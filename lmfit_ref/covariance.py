@@ -48,8 +48,7 @@ import math
 
 import numpy as np
 
-__all__ = ["external_covariance", "conditional_covariance", "stderr_correl",
-           "jacobian_by_differences"]
+__all__ = ["external_covariance", "conditional_covariance", "stderr_correl"]
 
 
 def external_covariance(cov_u, dP_du, redchi=1.0, scale_covar=True):
@@ -170,37 +169,3 @@ def stderr_correl(cov, names):
                        for j, (name, cij, sj) in enumerate(zip(names, row, stderr))
                        if j != i and sj is not None})
     return stderr, correl
-
-
-def jacobian_by_differences(residual, u, step=1e-6):
-    """J = dr/du at `u` by central differences, for engines that give no covariance.
-
-    Column j is ``(r(u + h e_j) - r(u - h e_j)) / (2 h)`` with
-    ``h = step * max(|u_j|, 1)``: error O(h**2), 2n evaluations.
-
-    Parameters
-    ----------
-    residual : callable
-        ``residual(u) -> ndarray, shape (N,)``.
-    u : ndarray, shape (n,)
-
-    Returns
-    -------
-    J : ndarray, shape (N, n)
-
-    Examples
-    --------
-    >>> J = jacobian_by_differences(lambda u: np.array([u[0] * u[1], u[0] ** 2]), np.array([2.0, 3.0]))
-    >>> np.round(J, 6).tolist()
-    [[3.0, 2.0], [4.0, 0.0]]
-    """
-    u = np.asarray(u, dtype=float)
-    columns = []
-    for j in range(u.size):
-        h = step * max(abs(u[j]), 1.0)
-        up, down = u.copy(), u.copy()
-        up[j] += h
-        down[j] -= h
-        upper = np.array(residual(up))  # a copy: the function may reuse its array
-        columns.append((upper - residual(down)) / (2.0 * h))
-    return np.column_stack(columns)

@@ -39,6 +39,7 @@ import numpy as np
 from . import bounds, covariance
 from .constraints import ConstraintPlan, propagate
 from .engines import get_engine
+from .engines.differences import central_differences
 from .evaluator import Interpreter
 from .evaluator_ops import default_symtable
 from .objective import FitError, make_objective
@@ -284,7 +285,7 @@ class Minimizer:
         # point, and one without a covariance (lbfgsb, anneal unpolished) gets
         # one from a Jacobian by central differences at that point.
         if result.cov_u is None and result.jtj is None and result.success:
-            J = covariance.jacobian_by_differences(residual, u)
+            J = central_differences(residual, u)
             jtj = J.T @ J
             try:
                 cov_u = np.linalg.inv(jtj)
@@ -302,8 +303,9 @@ class Minimizer:
                 symtable[par.name] = par._value
             self._constraints.evaluate()
 
-        # deviation: nfev counts every call of the user's function, including
-        # SciPy's initial shape check, which MINPACK's own count leaves out.
+        # deviation: nfev counts every call of the user's function (a
+        # difference Jacobian's included), where lmfit 0.5 reported MINPACK's
+        # own count; a point evaluated twice in a row is evaluated once.
         self.nfev = evaluations()
         self.engine_info = dict(result.info)
         self.success = bool(result.success)
@@ -378,10 +380,14 @@ class Minimizer:
         Keywords go to ``scipy.optimize.leastsq`` (``xtol``, ``ftol``,
         ``gtol``, ``maxfev``, ``epsfcn``, ``factor``, ``diag``,
         ``col_deriv``), with the manual's defaults xtol = ftol = 1e-7 and
-        maxfev = 1000*(nvarys+1). ``Dfun(params, *fcn_args, **fcn_kws)``
-        may give the Jacobian d(residual)/d(value) of the varying
-        parameters, shape (ndata, nvarys) (or (nvarys, ndata) with
+        maxfev = 1000*(nvarys+1), and factor = 1. ``Dfun(params, *fcn_args,
+        **fcn_kws)`` may give the Jacobian d(residual)/d(value) of the
+        varying parameters, shape (ndata, nvarys) (or (nvarys, ndata) with
         ``col_deriv=True``); it is chained through the bounds transform.
+        ``polish=True`` (the default) runs MINPACK once more from its
+        solution with a central-difference Jacobian (or ``Dfun``) and
+        tolerances near machine epsilon; ``polish=False, factor=100`` is
+        lmfit 0.5's fit, step by step (``engines/leastsq.py``).
 
         Returns
         -------

@@ -130,6 +130,7 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
                in enumerate(zip(varying, maps)) if to_external is not bounds.free_to_external]
     isfinite = math.isfinite
     shape = None  # (ndata,), learned from the first evaluation
+    ones = None   # np.ones(shape), for the finiteness test
     count = 0
     order = [(par, par.name, expression) for par, expression in plan.order] if plan else []
     # Only the varying values that some constraint reads go to the symtable
@@ -169,7 +170,7 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
 
     def check(r):
         """The slow path: convert or refuse `r`, learn or enforce its length."""
-        nonlocal shape
+        nonlocal shape, ones
         r = _as_residual(r, count, params)
         if shape is None:
             if r.shape[0] < nvarys:
@@ -177,6 +178,7 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
                                f"the {nvarys} varying parameters; least squares needs at "
                                "least as many residuals as variables")
             shape = r.shape
+            ones = np.ones(shape)
         elif r.shape != shape:
             raise FitError(f"the residual function returned {r.shape[0]} values at evaluation "
                            f"{count}, but {shape[0]} before; its length must not change "
@@ -207,9 +209,11 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
             fast = False
         if not fast:
             r = check(r)
-        # One dot product (fast) tells whether all are finite; only if it
-        # is not (NaN, inf, or a huge-but-finite overflow) look closer.
-        if not isfinite(r.dot(r)) and not np.isfinite(r).all():
+        # One dot product (fast) tells whether all are finite: the sum
+        # r . 1 is NaN or inf if an element is, and overflows only past
+        # 1e308 (r . r would overflow, with a warning, for |r| > 1e154).
+        # Only if it is not finite, look closer.
+        if not isfinite(r.dot(ones)) and not np.isfinite(r).all():
             bad = int(np.flatnonzero(~np.isfinite(r))[0])
             raise NonFiniteResidual(f"the residual function returned {r[bad]} at index {bad} "
                                     f"at evaluation {count} (parameters {_describe(params)})")

@@ -312,17 +312,31 @@ def fitted_params(engine, bounded):
 @pytest.mark.parametrize("fault", ["raise", "nan"])
 @pytest.mark.parametrize("bounded", [False, True], ids=["free", "bounded"])
 def test_restore_on_fault(engine, fault, bounded):
-    """A fault at the 1st, 2nd, middle and last call: FitError, Parameters as before."""
+    """A fault at the 1st, 2nd, middle and last call: FitError, Parameters as before.
+
+    leastsq and annealing step away from a point whose residual is not
+    finite (a trial step rejected, a difference taken on the other side),
+    so for them a single NaN is a fault only at the starting point; later
+    they must reach the clean fit's minimum and say what they avoided.
+    """
     if engine == "anneal" and fault == "nan":
         pytest.skip("annealing rejects a point with a non-finite residual and searches on, "
                     "by design (tests/test_anneal.py::test_nonfinite_points_are_rejected)")
     clean = Recorder("exp_const")
-    fit(engine, fitted_params(engine, bounded), clean)
+    clean_params = fitted_params(engine, bounded)
+    fit(engine, clean_params, clean)
     n = clean.calls
     for k in sorted({1, 2, n // 2, n}):
         params = fitted_params(engine, bounded)
         before = snapshot(params)
         fcn = Recorder("exp_const", fault_at=k, fault=fault)
+        if engine == "leastsq" and fault == "nan" and k > 1:
+            out = fit(engine, params, fcn)
+            assert out.success and out.engine_info["nonfinite"] == 1
+            assert "non-finite" in out.message
+            for name in ("A", "k", "c"):
+                assert params[name].value == pytest.approx(clean_params[name].value, rel=1e-7)
+            continue
         with pytest.raises(FitError, match=f"evaluation {k}\\b"):
             fit(engine, params, fcn)
         assert fcn.calls == k  # it stopped at the fault

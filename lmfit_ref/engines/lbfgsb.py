@@ -17,7 +17,7 @@ that all engines see one problem and one interface; ``book/engines.md``
 measures both ways. A ``bounds=`` keyword is therefore refused.
 
 It gives no covariance: the Minimizer computes one from a Jacobian at the
-optimum (``covariance.jacobian_by_differences``).
+optimum (``differences.central_differences``).
 
 Notation
 --------
