@@ -47,20 +47,8 @@ def counting(fcn):
 
 
 def scipy_fit(fun, v0):
-    """leastsq directly, with the manual's defaults; returns (v, calls, ier).
-
-    ``calls`` counts the distinct points evaluated: SciPy evaluates the
-    start several times in a row, the engine once (it remembers its last
-    evaluation).
-    """
-    calls = [0]
-    last = []
-
-    def f(v):
-        if not (last and np.array_equal(v, last[0])):
-            calls[0] += 1
-        last[:] = [np.array(v, dtype=float)]
-        return fun(v)
+    """leastsq directly, with the manual's defaults; returns (v, calls, ier)."""
+    f, calls = counting(fun)
     v, _, _, _, ier = leastsq(f, np.asarray(v0, dtype=float), full_output=True,
                               xtol=XTOL, ftol=FTOL, maxfev=1000 * (len(v0) + 1))
     return v, calls[0], ier

@@ -17,10 +17,8 @@ solution and its covariance can be pinned down. The central quotient costs
 two evaluations per column and gives about 10 digits; the NIST chapter
 shows what that buys.
 
-The central quotient divides by the step the arithmetic actually took,
-``(u + h) - (u - h)``, not by 2h. The forward quotient follows MINPACK's
-``fdjac2`` to the letter (dividing by h), so that a fit reproduces lmdif's
-iterates.
+The quotient divides by the step the arithmetic actually took,
+``(u + h) - (u - h)``, not by 2h.
 
 *Where the model is not finite.* A model that overflows just past u (an
 exponential of a large argument, a pole) gives a residual the hot path
@@ -45,9 +43,7 @@ import numpy as np
 #: Relative step of the central quotient, eps**(1/3) ~ 6.1e-6.
 RELATIVE_STEP = float(np.finfo(float).eps ** (1.0 / 3.0))
 
-#: Relative step of the forward quotient, eps**(1/2) ~ 1.5e-8 (MINPACK's
-#: with ``epsfcn`` at its default, machine epsilon).
-FORWARD_STEP = float(np.finfo(float).eps ** 0.5)
+
 
 
 def _evaluate(residual, u):
@@ -60,56 +56,6 @@ def _evaluate(residual, u):
         return np.array(residual(u), dtype=float)
     except FloatingPointError:
         return None
-
-
-def forward_differences(residual, u, r0, rel_step=FORWARD_STEP):
-    """J = dr/du at `u` by forward differences: n evaluations, error O(h).
-
-    Column j is ``(r(u + h e_j) - r0) / h`` with ``h = rel_step * |u_j|``,
-    or ``rel_step`` where ``u_j == 0``: MINPACK's ``fdjac2`` step by step,
-    so that a fit gives the same iterates as lmdif. Where ``r(u + h e_j)``
-    is not finite (the model overflows just past u), the backward quotient
-    ``(r0 - r(u - h e_j)) / h`` is used instead.
-
-    Parameters
-    ----------
-    residual : callable
-        ``residual(u) -> ndarray, shape (N,)``.
-    u : ndarray, shape (n,)
-    r0 : ndarray, shape (N,)
-        ``residual(u)``, already known.
-    rel_step : float, optional
-        ``sqrt(max(epsfcn, eps))`` in MINPACK's terms.
-
-    Returns
-    -------
-    J : ndarray, shape (N, n)
-
-    Raises
-    ------
-    FloatingPointError
-        If the residual is not finite on either side of u in some direction.
-
-    Examples
-    --------
-    >>> u = np.array([2.0, 3.0])
-    >>> f = lambda u: np.array([u[0] * u[1], u[0] ** 2])
-    >>> np.round(forward_differences(f, u, f(u)), 6).tolist()
-    [[3.0, 2.0], [4.0, 0.0]]
-    """
-    u = np.array(u, dtype=float)
-    columns = []
-    for j, uj in enumerate(u.tolist()):
-        h = rel_step * abs(uj) if uj != 0.0 else rel_step
-        v = u.copy()
-        v[j] = uj + h
-        r = _evaluate(residual, v)
-        if r is not None:
-            columns.append((r - r0) / h)
-            continue
-        v[j] = uj - h
-        columns.append((r0 - np.array(residual(v), dtype=float)) / h)
-    return np.column_stack(columns)
 
 
 def central_differences(residual, u, rel_step=RELATIVE_STEP):

@@ -54,14 +54,13 @@ ANL-80-74.
 Book: book/fitting.md
 """
 import functools
-import math
 import numbers
 
 import numpy as np
 from scipy.optimize import leastsq as _scipy_leastsq
 
 from .base import EngineResult
-from .differences import central_differences, forward_differences
+from .differences import central_differences
 
 #: Tolerance (xtol and ftol) of the polishing run: about 5 eps, where
 #: MINPACK stops because nothing is left to improve.
@@ -164,154 +163,106 @@ def run(residual, u0, jacobian=None, box=None, polish=True, **kws):
         raise TypeError(f"leastsq: maxfev must be a positive integer, got {maxfev!r}")
     if not isinstance(polish, bool):
         raise TypeError(f"leastsq: polish must be True or False, got {polish!r}")
-    budget = _Budget(residual, maxfev)
-    epsfcn = options.pop("epsfcn", None)
-    if jacobian is None:
-        step = math.sqrt(max(epsfcn or 0.0, _EPS))
-        first_jacobian = budget.forward_differences(step)
-    else:
-        first_jacobian = budget.counted(jacobian)
-    run1 = _minpack(budget, u0, first_jacobian, options)
+    guarded = _Guarded(residual)
     # deviation: lmfit 0.5 stopped at MINPACK's first convergence with the
     # manual's tolerances; here the fit is polished (module docstring), so
     # the default fit meets NIST's certified values (book: nist.md).
-    if run1.info["ier"] not in SUCCESS_CODES or not polish or budget.left() == 0:
-        return _report_nonfinite(run1, budget)
-    # Polish: same budget, an accurate Jacobian, tolerances near eps.
-    accurate = budget.counted(jacobian) if jacobian is not None else budget.central_differences()
-    tight = {**options, "xtol": POLISH_TOL, "ftol": POLISH_TOL, "gtol": 0.0}
-    run2 = _minpack(budget, run1.u, accurate, tight)
-    polished = {"polish_ier": run2.info["ier"], "polish_message": run2.message,
-                "polish_nfev": run2.nfev}
-    if run2.info["ier"] == 5:
-        # Out of budget while polishing: keep the first run's point and
-        # covariance (the polish's last iterate has no Jacobian of its own).
-        run1.info.update(polished)
-        run1.nfev += run2.nfev
-        run1.message += " Polishing ran out of evaluations."
-        return _report_nonfinite(run1, budget)
-    run2.info = {**run1.info, **polished}
-    run2.nfev += run1.nfev
-    run2.success = True
-    run2.message = f"{run1.message} Polished: {run2.message}"
-    return _report_nonfinite(run2, budget)
+    first = _minpack(guarded, u0, jacobian, options)
+    if first.info["ier"] not in SUCCESS_CODES or not polish or first.nfev >= maxfev:
+        return guarded.report(first)
+    # The polish: the same guard, an accurate Jacobian, tolerances near eps.
+    # MINPACK's lmder counts only its trial evaluations; a difference
+    # Jacobian costs 2n more, so its maxfev is the budget left / (2n + 1).
+    n = len(u0)
+    if jacobian is None:
+        accurate, per_iteration = functools.partial(central_differences, guarded.strict), 2 * n + 1
+    else:
+        accurate, per_iteration = jacobian, 1
+    tight = {**options, "xtol": POLISH_TOL, "ftol": POLISH_TOL, "gtol": 0.0,
+             "maxfev": max(1, (maxfev - first.nfev) // per_iteration)}
+    before = guarded.calls
+    second = _minpack(guarded, first.u, accurate, tight)
+    second.nfev = guarded.calls - before  # the difference Jacobians included
+    second.info = {**first.info, "polish_ier": second.info["ier"],
+                   "polish_message": second.message, "polish_nfev": second.nfev}
+    second.nfev += first.nfev
+    second.success = True  # the first run converged; the polish only improves on it
+    second.message = f"{first.message} Polished: {second.message}"
+    return guarded.report(second)
 
-
-def _report_nonfinite(result, budget):
-    """Say how many evaluations gave a non-finite residual (steps rejected, sides avoided)."""
-    result.info["nonfinite"] = budget.nonfinite
-    if budget.nonfinite:
-        result.message += (f" {budget.nonfinite} evaluation(s) gave a non-finite residual;"
-                           " those trial steps were rejected and those difference steps"
-                           " taken on the other side.")
-    return result
-
-
-_EPS = float(np.finfo(float).eps)
 
 #: What a trial point with a non-finite residual returns to MINPACK: a
 #: residual so large that the step is rejected and the trust region shrinks.
 REJECTED = 1.0e100
 
 
-class _OutOfBudget(Exception):
-    """Raised inside a MINPACK callback when maxfev evaluations are spent."""
+class _Guarded:
+    """The residual as MINPACK sees it: non-finite values become `REJECTED`.
 
+    The hot path raises ``FloatingPointError`` for a residual that is not
+    finite. At the first evaluation (the start) that is the user's error
+    and propagates. Later it is a trial step into a region where the model
+    overflows or is undefined: answering with a huge residual makes MINPACK
+    reject the step and shrink its trust region, as
+    ``scipy.optimize.least_squares`` does with a non-finite trial.
 
-class _Budget:
-    """Counts residual evaluations against maxfev; remembers the last ones.
-
-    MINPACK (lmder) calls ``trial(u)`` at the start and at each trial step,
-    and the Jacobian at each new iterate. Every residual evaluation, of
-    either kind, counts against maxfev, as in lmdif; when none is left the
-    callback raises `_OutOfBudget` and `_minpack` ends the run at the
-    current iterate. A trial step whose residual is not finite (the hot path
-    raises ``FloatingPointError``) is answered with `REJECTED`, so MINPACK
-    shrinks its step instead of stopping; at the starting point it is an
-    error.
-
-    SciPy calls the residual and the Jacobian once at u0 to check their
-    shapes before MINPACK starts, then MINPACK calls both at u0 again. The
-    last residual and the last Jacobian are remembered with their u, so a
-    repeated call costs no evaluation.
+    lmdif also calls the residual for its forward differences, and this
+    wrapper cannot tell those calls from trial steps. A difference step is
+    a relative 1.5e-8 from an accepted point whose residual was finite, so
+    it rarely meets the edge; where it does, that column of J becomes huge
+    and MINPACK takes no step in that variable until the next Jacobian. The
+    polish's central differences (``differences.py``) step to the other
+    side instead.
     """
 
-    def __init__(self, residual, maxfev):
-        self.residual, self.maxfev = residual, maxfev
-        self.used = 0
-        self.nonfinite = 0  # evaluations whose residual was not finite
-        self.last_u = self.last_r = None      # the last finite trial
-        self.iterate = self.iterate_r = None  # where the Jacobian was last taken
-        self.last_J = None
+    def __init__(self, residual):
+        self.residual = residual
+        self.calls = 0        # evaluations, of every kind
+        self.nonfinite = 0    # of them, those whose residual was not finite
+        self.length = None
 
-    def left(self):
-        return self.maxfev - self.used
+    def __call__(self, u):
+        self.calls += 1
+        try:
+            r = self.residual(u)
+        except FloatingPointError:
+            self.nonfinite += 1
+            if self.length is None:
+                raise
+            return np.full(self.length, REJECTED)
+        if self.length is None:
+            self.length = len(r)
+        return r
 
-    def evaluate(self, u):
-        if self.used >= self.maxfev:
-            raise _OutOfBudget
-        self.used += 1
+    def strict(self, u):
+        """The residual, counted, with non-finite values raising as in the hot path.
+
+        For the central differences, which step to the other side instead.
+        """
+        self.calls += 1
         try:
             return self.residual(u)
         except FloatingPointError:
             self.nonfinite += 1
             raise
 
-    # deviation: lmfit 0.5 passed a NaN or inf residual on to MINPACK, which
-    # then returned NaN values or stopped at once; here a non-finite trial
-    # step is rejected (as scipy.optimize.least_squares does) and a
-    # difference step is taken on the other side.
-    def trial(self, u):
-        if self.last_u is not None and np.array_equal(u, self.last_u):
-            return self.last_r
-        if self.last_u is None:          # the first call: faults propagate
-            r = np.array(self.evaluate(u), dtype=float)
-        else:
-            try:
-                r = np.array(self.evaluate(u), dtype=float)
-            except FloatingPointError:
-                return np.full(len(self.last_r), REJECTED)
-        self.last_u, self.last_r = np.array(u, dtype=float), r
-        return r
-
-    def jacobian(self, compute):
-        """Wrap ``compute(u, r) -> J`` (r the residual at u) for MINPACK."""
-        def jacobian(u):
-            if self.iterate is not None and np.array_equal(u, self.iterate):
-                return self.last_J
-            r = self.trial(u)  # normally the last trial: no evaluation
-            self.iterate, self.iterate_r = np.array(u, dtype=float), r
-            self.last_J = compute(self.iterate, r)
-            return self.last_J
-        return jacobian
-
-    def forward_differences(self, step):
-        return self.jacobian(lambda u, r: forward_differences(self.evaluate, u, r, step))
-
-    def central_differences(self):
-        return self.jacobian(lambda u, r: central_differences(self.evaluate, u))
-
-    def counted(self, user_jacobian):
-        return self.jacobian(lambda u, r: user_jacobian(u))
+    def report(self, result):
+        """Add how many evaluations gave a non-finite residual to `result`."""
+        result.info["nonfinite"] = self.nonfinite
+        if self.nonfinite:
+            result.message += (f" {self.nonfinite} evaluation(s) gave a non-finite residual;"
+                               " those steps were rejected or taken on the other side.")
+        return result
 
 
-def _minpack(budget, u0, jacobian, options):
-    """One lmder run through ``scipy.optimize.leastsq``, within `budget`."""
-    start = budget.used
-    budget.iterate = None  # each run computes its own Jacobians (the polish's are central)
-    try:
-        u, cov_u, infodict, mesg, ier = _scipy_leastsq(
-            budget.trial, u0, Dfun=jacobian, full_output=True, **options)
-    except _OutOfBudget:
-        # lmdif's end at maxfev: the current iterate, not the last trial.
-        u = budget.iterate if budget.iterate is not None else np.array(u0, dtype=float)
-        fvec = budget.iterate_r if budget.iterate is not None else None
-        mesg = (f"Number of calls to function has reached maxfev = {budget.maxfev}.")
-        return EngineResult(u=u, success=False, message=mesg, nfev=budget.used - start,
-                            cov_u=None, fvec=fvec, info={"ier": 5, "lmdif_message": mesg})
+def _minpack(residual, u0, jacobian, options):
+    """One run of lmdif (or lmder with a `jacobian`) through ``scipy.optimize.leastsq``."""
+    start = residual.calls
+    u, cov_u, infodict, mesg, ier = _scipy_leastsq(
+        residual, u0, Dfun=jacobian, full_output=True, **options)
     mesg = " ".join(mesg.split())
     return EngineResult(
-        u=u, success=ier in SUCCESS_CODES, message=mesg, nfev=budget.used - start,
+        u=u, success=ier in SUCCESS_CODES, message=mesg, nfev=residual.calls - start,
         cov_u=cov_u, fvec=infodict["fvec"],
         jtj=functools.partial(normal_matrix, infodict["fjac"], infodict["ipvt"]),
         info={"ier": int(ier), "lmdif_message": mesg})
