@@ -175,7 +175,7 @@ def run(residual, u0, jacobian=None, box=None, polish=True, **kws):
     # Jacobian costs 2n more, so its maxfev is the budget left / (2n + 1).
     n = len(u0)
     if jacobian is None:
-        accurate, per_iteration = functools.partial(central_differences, guarded.strict), 2 * n + 1
+        accurate, per_iteration = _once_per_point(guarded.strict), 2 * n + 1
     else:
         accurate, per_iteration = jacobian, 1
     tight = {**options, "xtol": POLISH_TOL, "ftol": POLISH_TOL, "gtol": 0.0,
@@ -189,6 +189,22 @@ def run(residual, u0, jacobian=None, box=None, polish=True, **kws):
     second.success = True  # the first run converged; the polish only improves on it
     second.message = f"{first.message} Polished: {second.message}"
     return guarded.report(second)
+
+
+def _once_per_point(residual):
+    """Central differences of `residual`, computed once for each point.
+
+    SciPy calls the Jacobian at u0 to check its shape before MINPACK calls
+    it there again; the second call reuses the first's 2n evaluations.
+    """
+    last = [None, None]
+
+    def jacobian(u):
+        key = u.tolist()
+        if key != last[0]:
+            last[:] = [key, central_differences(residual, u)]
+        return last[1]
+    return jacobian
 
 
 #: What a trial point with a non-finite residual returns to MINPACK: a
