@@ -303,9 +303,9 @@ class Minimizer:
                 symtable[par.name] = par._value
             self._constraints.evaluate()
 
-        # deviation: nfev counts every call of the user's function (a
-        # difference Jacobian's included), where lmfit 0.5 reported MINPACK's
-        # own count; a point evaluated twice in a row is evaluated once.
+        # deviation: nfev counts every call of the user's function (SciPy's
+        # first shape check and the polish's difference Jacobians included),
+        # where lmfit 0.5 reported MINPACK's own count.
         self.nfev = evaluations()
         self.engine_info = dict(result.info)
         self.success = bool(result.success)

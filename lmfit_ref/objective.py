@@ -10,14 +10,17 @@ thousands of times. Each call must
 3. call the user's function ``userfcn(params, *args, **kws)``;
 4. check what it returned: a 1-d float array, the same length every time,
    every element finite; anything else stops the fit with a `FitError` that
-   names the evaluation and the parameter values at fault.
+   names the evaluation and the parameter values at fault. A non-finite
+   residual raises `NonFiniteResidual`, which is also a
+   ``FloatingPointError``: an engine may catch it and step elsewhere (the
+   leastsq engine rejects such a trial step; annealing rejects the point).
 
 Everything that can be decided once is decided in `make_objective`, before
 the first call: the closures below read only local names, bound once.
 What remains per call is a few attribute writes, one call of the user's
 function (through ``functools.partial``), a type-and-length test and one
-dot product (``r @ r`` is finite exactly when every element is, barring
-overflow, which the slow path then sorts out).
+dot product (the sum ``r @ 1`` is finite exactly when every element is,
+barring an overflow past 1e308, which the slow path then sorts out).
 
 Notation
 --------

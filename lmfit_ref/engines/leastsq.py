@@ -237,6 +237,9 @@ class _Guarded:
         self.nonfinite = 0    # of them, those whose residual was not finite
         self.length = None
 
+    # deviation: lmfit 0.5 passed a NaN or inf residual on to MINPACK, which
+    # then returned NaN values or stopped; here a non-finite trial step is
+    # rejected, and only a non-finite start is an error (a FitError).
     def __call__(self, u):
         self.calls += 1
         try:
