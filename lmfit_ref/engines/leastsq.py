@@ -39,7 +39,14 @@ from a poor start: on NIST's BoxBOD from start 1 it lands on a plateau
 where the model no longer depends on b2, and the fit stops there.
 ``factor=1`` keeps the first steps near the start; the trust region still
 grows as fast as the steps succeed. Measured on the 54 NIST cases (book:
-nist.md), it fails none that 100 solves and needs fewer evaluations in all.
+nist.md), it fails none that 100 solves and needs fewer evaluations over
+the 54 together (not in every case).
+
+*Non-finite residuals.* A trial step can land where the model overflows
+or is undefined; the hot path then raises ``FloatingPointError``. MINPACK
+cannot take an exception, so `_Guarded` answers such a step with a huge
+residual (`REJECTED`): MINPACK rejects it and shrinks its trust region.
+Only at the start is a non-finite residual the user's error.
 
 Notation
 --------
