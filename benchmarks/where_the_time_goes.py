@@ -1,32 +1,179 @@
-"""Where lmfit_ref's extra time goes in one fit, against raw scipy.optimize.leastsq.
+"""Where lmfit_ref's extra time goes, per evaluation and per fit.
 
-Same problem as ``overhead_decaying_sine.py`` (the manual's decaying sine,
-100 points, 4 varying parameters, same start and tolerances). The fit is
-run many times with timers wrapped around its stages, and raw leastsq is
-run alternately in the same process. The table splits lmfit_ref's extra
-time into the part paid at every residual evaluation (writing the values
-into the Parameters, calling the user's function through the wrapper,
-checking what it returned) and the part paid once per fit (checking and
-preparing the Parameters, building the closures, the engine wrapper,
-statistics and uncertainties, the state saved for restore-on-fault).
+The question: ``overhead.py`` measures how much longer a fit takes than
+raw ``scipy.optimize.leastsq``; what is that time spent on?
 
-The stage timers themselves cost a little; the totals are printed so the
-reader can see the sum is close to the plain timing of the other script.
+Same problem as ``overhead.py`` (the manual's decaying sine, 4 varying
+parameters, plain, with a bound on ``decay``, with ``omega`` tied to
+``period`` by an expression).
 
-Run: ``.venv/bin/python benchmarks/where_the_time_goes.py``.
+Part 1, per evaluation. The objective MINPACK calls, ``residual(u)``, is
+built as the fit builds it (``Minimizer.prepare_fit`` then
+``make_objective``) and timed at a fixed u (best of several rounds of
+timeit), beside the user's function alone, written with a vector (what
+raw leastsq calls) and with Parameters (what lmfit_ref calls). Then each
+step of the hot path is timed alone, re-enacted here on the same objects:
+``u.tolist()``, writing the values into the Parameters, the call through
+``functools.partial``, the type-and-length test, the finiteness test (one
+dot product), the engine's guard against non-finite residuals
+(``engines/leastsq._Guarded``), a bound's map and a constraint. Their sum
+should be close to the measured difference.
+
+Part 2, per fit. Many fits are run with timers wrapped around the stages
+of ``Minimizer._fit`` (preparing, building the closures, MINPACK with
+its evaluations, statistics and uncertainties), alternating with raw
+leastsq doing the same work. ``polish=False, factor=100`` against raw
+leastsq with the same options (same evaluations), then the default fit
+against the same recipe run by hand (``overhead.fit_raw_recipe``).
+"Inside MINPACK" minus raw leastsq's whole time is the per-evaluation
+overhead times nfev; what is outside MINPACK is paid once per fit.
+
+Timers cost a little themselves; the totals are printed beside the plain
+timing so the reader can judge. Times differ between machines; nothing
+here asserts on them.
+
+Run: ``python3 tasks.py bench`` (all benchmarks), or
+``.venv/bin/python benchmarks/where_the_time_goes.py``.
 """
+import functools
 import gc
+import math
+import os
+import sys
 import time
+import timeit
 
-from overhead_decaying_sine import TOL, START, fit_raw, make_data, make_params, residual_params
+import numpy as np
 
-import lmfit_ref
-from lmfit_ref import minimizer
-from lmfit_ref.engines import leastsq as engine
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import overhead  # noqa: E402  (this folder's shared problem definition)
+
+import lmfit_ref  # noqa: E402
+from lmfit_ref import bounds, minimizer  # noqa: E402
+from lmfit_ref.engines import leastsq as engine  # noqa: E402
 
 
-def main(npoints=100, fits=2000, rounds=5):
-    x, data = make_data(npoints)
+GUARDED = "  + the engine's guard (what MINPACK calls)"
+
+
+def best_us(fn, repeat=7, target=0.01):
+    """Best time of one call of `fn`, in microseconds."""
+    number = max(1, int(target / max(timeit.timeit(fn, number=1), 1e-7)))
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+
+
+def objective_for(case, x, data):
+    """The objective a fit of `case` hands MINPACK, its start u, and the Minimizer."""
+    params = overhead.make_params(lmfit_ref, case)
+    fitter = lmfit_ref.Minimizer(overhead.residual_params, params, fcn_args=(x, data))
+    fitter.prepare_fit()
+    residual, _, _ = fitter._make_objective()
+    return residual, fitter._u0.copy(), fitter
+
+
+def per_evaluation(npoints=100, repeat=7):
+    """Part 1: microseconds per evaluation, whole and in pieces. A dict label -> us."""
+    x, data = overhead.make_data(npoints)
+    out = {}
+    objectives = {case: objective_for(case, x, data) for case in overhead.CASES}
+    residual, u, fitter = objectives["plain"]
+    params, varying = fitter.params, fitter._varying
+    v = overhead.raw_start("plain")
+    out["user's function, vector (raw leastsq calls this)"] = best_us(
+        lambda: overhead.residual_plain(v, x, data), repeat)
+    out["user's function, Parameters"] = best_us(
+        lambda: overhead.residual_params(params, x, data), repeat)
+    out["objective residual(u), plain"] = best_us(lambda: residual(u), repeat)
+    guarded = engine._Guarded(residual)
+    out[GUARDED] = best_us(lambda: guarded(u), repeat)
+    for case in ("bound", "constraint"):
+        res_c, u_c, _ = objectives[case]
+        out[f"objective residual(u), {case}"] = best_us(lambda: res_c(u_c), repeat)
+
+    # The pieces, re-enacted on the same objects (objective.py, the hot path).
+    # The two call layers are timed around a function that does nothing, so
+    # that only the layer is measured.
+    def write(values):
+        for par, value in zip(varying, values):
+            par._value = value
+    values = u.tolist()
+    r = overhead.residual_params(params, x, data)
+    ones = np.ones(r.shape)
+    shape, f64 = r.shape, np.dtype(np.float64)
+    a, b = overhead.BOUNDS
+
+    def nothing(*args):
+        return r
+    through_partial = functools.partial(nothing, params, x, data)
+    guarded_nothing = engine._Guarded(nothing)
+    bare = best_us(lambda: nothing(params, x, data), repeat)
+    pieces = {
+        "u.tolist()": best_us(lambda: u.tolist(), repeat),
+        "write 4 values into the Parameters": best_us(lambda: write(values), repeat),
+        "call through functools.partial": best_us(through_partial, repeat) - bare,
+        "type-and-length test": best_us(lambda: r.dtype is f64 and r.shape == shape, repeat),
+        "finiteness test: isfinite(r.dot(ones))": best_us(lambda: math.isfinite(r.dot(ones)),
+                                                           repeat),
+        "the engine's guard (one more Python call)": best_us(lambda: guarded_nothing(u),
+                                                             repeat) - bare,
+    }
+    for label, us in pieces.items():
+        out["  piece: " + label] = max(us, 0.0)
+
+    # The finiteness test as a fit meets it: on a fresh r, just after the
+    # user's function, against numpy's own (single-threaded) sum. A BLAS dot
+    # of more than about 10000 elements may run on several threads, and
+    # waking them costs more than the arithmetic.
+    def user_then(test):
+        return lambda: test(overhead.residual_params(params, x, data))
+    candidates = {"none": user_then(lambda r: None),
+                  "dot": user_then(lambda r: math.isfinite(r.dot(ones))),
+                  "sum": user_then(lambda r: math.isfinite(np.add.reduce(r)))}
+    best = {k: math.inf for k in candidates}
+    for _ in range(repeat):
+        for k, fn in candidates.items():
+            best[k] = min(best[k], best_us(fn, 1))
+    out["  in a fit: isfinite(r.dot(ones)) after the user's function"] = best["dot"] - best["none"]
+    out["  in a fit: isfinite(np.add.reduce(r)) instead"] = best["sum"] - best["none"]
+    out["  bound: to_external(u, a, b)"] = best_us(lambda: bounds.both_to_external(-1.2, a, b),
+                                                   repeat)
+    return out
+
+
+def print_per_evaluation(out, npoints):
+    print(f"Part 1. Per evaluation, {npoints} points (best of repeated timeit, microseconds)\n")
+    user = out["user's function, Parameters"]
+    for label, us in out.items():
+        if label.startswith(("  piece", "  bound", "  in a fit")):
+            continue
+        extra = f"   (+{us - user:5.2f} over the user's function with Parameters)" \
+            if label.startswith(("objective", "  +")) else ""
+        print(f"  {label:52s} {us:8.2f}{extra}")
+    print("\n  the hot path's steps, each timed alone:")
+    total = 0.0
+    for label, us in out.items():
+        if label.startswith("  piece"):
+            total += us
+            print(f"    {label[9:]:50s} {us:8.2f}")
+    print(f"    {'sum of the steps above':50s} {total:8.2f}   "
+          f"(measured: objective + guard - user's function = "
+          f"{out[GUARDED] - user:.2f})")
+    print(f"    {'the objective itself (its frame, loops, try)':50s} "
+          f"{out[GUARDED] - user - total:8.2f}   (the difference)")
+    for label, us in out.items():
+        if label.startswith("  in a fit"):
+            print(f"    {label[2:]:60s} {us:8.2f}")
+    print(f"    {'(bound only) to_external, once per bounded parameter':50s} "
+          f"{out['  bound: to_external(u, a, b)']:8.2f}")
+
+
+def per_fit(npoints=100, fits=1000, rounds=5, polished=False):
+    """Part 2: microseconds per fit in each stage, best of `rounds` rounds of `fits` fits.
+
+    ``polished=False``: polish=False, factor=100 against raw leastsq with the
+    same options; True: the default fit against the same recipe by hand.
+    """
+    x, data = overhead.make_data(npoints)
     spent = {}
 
     def timed(owner, name, label):
@@ -39,17 +186,26 @@ def main(npoints=100, fits=2000, rounds=5):
             finally:
                 spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
         setattr(owner, name, wrapper)
-        return inner
+        return owner, name, inner
 
+    kws = {} if polished else overhead.SAME_REF
+    raw = overhead.fit_raw_recipe if polished else overhead.fit_raw_same
+    params = overhead.make_params(lmfit_ref, "plain")
+    nfev = overhead.count_calls(
+        lambda f: overhead.refit(lmfit_ref, params, "plain", x, data, f, **kws),
+        overhead.residual_params)[0]
     originals = [
-        (minimizer.Minimizer, "_prepare",
-         timed(minimizer.Minimizer, "_prepare", "prepare (checks, transforms)")),
-        (minimizer.Minimizer, "_make_objective",
-         timed(minimizer.Minimizer, "_make_objective", "build the closures")),
-        (minimizer.Minimizer, "_finish", timed(minimizer.Minimizer, "_finish", "statistics + stderr")),
-        (engine, "_scipy_leastsq", timed(engine, "_scipy_leastsq", "inside scipy leastsq")),
+        timed(minimizer.Minimizer, "__init__", "Minimizer(): store and check the inputs"),
+        timed(minimizer.Minimizer, "_save", "save every Parameter's state (for a fault)"),
+        timed(minimizer.Minimizer, "_prepare", "prepare (checks, transforms, u0)"),
+        timed(minimizer.Minimizer, "_make_objective", "build the closures"),
+        timed(minimizer.Minimizer, "_finish", "statistics and uncertainties"),
+        timed(engine, "run", "engine.run"),
+        timed(engine, "_scipy_leastsq", "inside MINPACK (with the evaluations)"),
     ]
-    params = make_params(lmfit_ref, False)
+    if polished:
+        originals.append(timed(engine, "central_differences",
+                               "  of which the polish's central differences"))
     best = None
     gc.disable()
     try:
@@ -57,45 +213,58 @@ def main(npoints=100, fits=2000, rounds=5):
             spent.clear()
             t0 = time.perf_counter()
             for _ in range(fits):
-                for name, value in START.items():
-                    params[name].value = value
-                out = lmfit_ref.minimize(residual_params, params, args=(x, data), **TOL)
+                overhead.refit(lmfit_ref, params, "plain", x, data, **kws)
             total = (time.perf_counter() - t0) / fits
             t0 = time.perf_counter()
             for _ in range(fits):
-                fit_raw(x, data)
-            raw = (time.perf_counter() - t0) / fits
-            t0 = time.perf_counter()
-            for _ in range(fits):
-                for name, value in START.items():
-                    params[name].value = value
-            spent["    (resetting the 4 start values)"] = (time.perf_counter() - t0)
-            if best is None or total - raw < best[0] - best[1]:
-                best = (total, raw, {k: v / fits for k, v in spent.items()}, out.nfev)
+                raw("plain", x, data)
+            t_raw = (time.perf_counter() - t0) / fits
+            if best is None or total - t_raw < best[0] - best[1]:
+                best = (total, t_raw, {k: s / fits for k, s in spent.items()})
     finally:
         gc.enable()
         for owner, name, inner in originals:
             setattr(owner, name, inner)
+    total, t_raw, parts = best
+    return {"nfev": nfev, "total": total, "raw": t_raw, "parts": parts, "polished": polished,
+            "fits": fits, "rounds": rounds, "npoints": npoints}
 
-    total, raw, parts, nfev = best
-    inside = parts.pop("inside scipy leastsq")
-    us = 1e6
-    print(f"decaying sine, {npoints} points, {nfev} evaluations; best of {rounds} rounds of {fits} fits\n")
-    print(f"{'':38s} {'us/fit':>8s} {'us/eval':>8s}")
-    print(f"{'raw scipy.optimize.leastsq':38s} {raw * us:8.1f} {raw * us / nfev:8.2f}")
-    print(f"{'lmfit_ref.minimize':38s} {total * us:8.1f} {total * us / nfev:8.2f}")
-    print(f"{'  extra, total':38s} {(total - raw) * us:8.1f}   ratio {total / raw:.3f}")
-    print(f"{'  extra inside leastsq (per evaluation)':38s} {(inside - raw) * us:8.1f} "
-          f"{(inside - raw) * us / nfev:8.2f}")
-    per_fit = total - inside
-    print(f"{'  extra outside leastsq (once per fit)':38s} {per_fit * us:8.1f}")
+
+def print_per_fit(res):
+    us, nfev = 1e6, res["nfev"]
+    total, t_raw, parts = res["total"], res["raw"], dict(res["parts"])
+    inside = parts.pop("inside MINPACK (with the evaluations)")
+    parts["the engine's own work (options, guard, result)"] = parts.pop("engine.run") - inside
+    what = ("the default fit (polished) against the same recipe by hand" if res["polished"]
+            else "polish=False, factor=100 against raw leastsq, same options")
+    print(f"Part 2. Per fit, {res['npoints']} points, {nfev} evaluations: {what};\n"
+          f"best of {res['rounds']} rounds of {res['fits']} fits (microseconds)\n")
+    print(f"  {'raw scipy.optimize.leastsq' + (' (recipe)' if res['polished'] else ''):50s} "
+          f"{t_raw * us:9.1f}   {t_raw * us / nfev:6.2f} per evaluation")
+    print(f"  {'lmfit_ref.minimize':50s} {total * us:9.1f}   ratio {total / t_raw:.3f}")
+    print(f"  {'extra, in all':50s} {(total - t_raw) * us:9.1f}")
+    print(f"  {'  inside MINPACK: per-evaluation overhead':50s} {(inside - t_raw) * us:9.1f}   "
+          f"{(inside - t_raw) * us / nfev:6.2f} per evaluation")
+    outside = total - inside
+    print(f"  {'  outside MINPACK: once per fit':50s} {outside * us:9.1f}")
     for label, t in parts.items():
-        print(f"{'    ' + label:38s} {t * us:8.1f}")
-    print("  (the reset of the start values is the user's code in the timed loop;")
-    print("   raw leastsq is handed a fresh list instead)")
-    rest = per_fit - sum(parts.values())
-    print(f"{'    the rest (Minimizer, save state, engine':38s}")
-    print(f"{'     wrapper, EngineResult, ...)':38s} {rest * us:8.1f}")
+        if not label.startswith("  of which"):
+            print(f"  {'    ' + label:50s} {t * us:9.1f}")
+    rest = outside - sum(t for k, t in parts.items() if not k.startswith("  of which"))
+    print(f"  {'    the rest (minimize, _fit, the loop, the reset':50s}")
+    print(f"  {'     of the 4 start values, ...)':50s} {rest * us:9.1f}")
+    for label, t in parts.items():
+        if label.startswith("  of which"):
+            print(f"  {label:50s} {t * us:9.1f}   (inside MINPACK's time, as its Jacobian)")
+
+
+def main():
+    for npoints in (100, 1000):
+        print_per_evaluation(per_evaluation(npoints), npoints)
+        print()
+    print_per_fit(per_fit(polished=False))
+    print()
+    print_per_fit(per_fit(fits=500, polished=True))
 
 
 if __name__ == "__main__":

@@ -342,7 +342,8 @@ class Minimizer:
         # deviation: lmfit 0.5 reported whatever the engine's covariance gave
         # for a parameter on its bound (a number from a Jacobian at an earlier
         # iterate, mapped with dP/du ~ 0) and kept it in the others' errors.
-        # "On its bound": within one standard error in u of the map's fold.
+        # "On its bound": within a hundredth of its standard error in u of the
+        # map's fold (bounds.near_bound).
         scale = self.redchi if self.scale_covar else 1.0
         sigma_u = ([math.sqrt(c * scale) if c > 0 else None for c in result.cov_u.diagonal().tolist()]
                    if result.cov_u is not None and self.nfree > 0 else [None] * len(values))
