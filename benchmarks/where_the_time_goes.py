@@ -19,6 +19,10 @@ dot product), the engine's guard against non-finite residuals
 (``engines/leastsq._Guarded``), a bound's map and a constraint. Their sum
 should be close to the measured difference.
 
+Then the finiteness test as a fit meets it, on a fresh residual just
+after the user's function, against NumPy's own sum, at 100 and 100000
+points (a BLAS dot of many elements may run on several threads).
+
 Part 2, per fit. Many fits are run with timers wrapped around the stages
 of ``Minimizer._fit`` (preparing, building the closures, MINPACK with
 its evaluations, statistics and uncertainties), alternating with raw
@@ -53,7 +57,7 @@ from lmfit_ref import bounds, minimizer  # noqa: E402
 from lmfit_ref.engines import leastsq as engine  # noqa: E402
 
 
-GUARDED = "  + the engine's guard (what MINPACK calls)"
+GUARDED = "  + the engine's guard: what MINPACK calls"
 
 
 def best_us(fn, repeat=7, target=0.01):
@@ -79,7 +83,7 @@ def per_evaluation(npoints=100, repeat=7):
     residual, u, fitter = objectives["plain"]
     params, varying = fitter.params, fitter._varying
     v = overhead.raw_start("plain")
-    out["user's function, vector (raw leastsq calls this)"] = best_us(
+    out["user's function, vector (raw leastsq's)"] = best_us(
         lambda: overhead.residual_plain(v, x, data), repeat)
     out["user's function, Parameters"] = best_us(
         lambda: overhead.residual_params(params, x, data), repeat)
@@ -114,57 +118,79 @@ def per_evaluation(npoints=100, repeat=7):
         "type-and-length test": best_us(lambda: r.dtype is f64 and r.shape == shape, repeat),
         "finiteness test: isfinite(r.dot(ones))": best_us(lambda: math.isfinite(r.dot(ones)),
                                                            repeat),
-        "the engine's guard (one more Python call)": best_us(lambda: guarded_nothing(u),
+        "the engine's guard (one more call)": best_us(lambda: guarded_nothing(u),
                                                              repeat) - bare,
     }
     for label, us in pieces.items():
         out["  piece: " + label] = max(us, 0.0)
 
-    # The finiteness test as a fit meets it: on a fresh r, just after the
-    # user's function, against numpy's own (single-threaded) sum. A BLAS dot
-    # of more than about 10000 elements may run on several threads, and
-    # waking them costs more than the arithmetic.
-    def user_then(test):
-        return lambda: test(overhead.residual_params(params, x, data))
-    candidates = {"none": user_then(lambda r: None),
-                  "dot": user_then(lambda r: math.isfinite(r.dot(ones))),
-                  "sum": user_then(lambda r: math.isfinite(np.add.reduce(r)))}
-    best = {k: math.inf for k in candidates}
-    for _ in range(repeat):
-        for k, fn in candidates.items():
-            best[k] = min(best[k], best_us(fn, 1))
-    out["  in a fit: isfinite(r.dot(ones)) after the user's function"] = best["dot"] - best["none"]
-    out["  in a fit: isfinite(np.add.reduce(r)) instead"] = best["sum"] - best["none"]
     out["  bound: to_external(u, a, b)"] = best_us(lambda: bounds.both_to_external(-1.2, a, b),
                                                    repeat)
     return out
 
 
 def print_per_evaluation(out, npoints):
-    print(f"Part 1. Per evaluation, {npoints} points (best of repeated timeit, microseconds)\n")
+    print(f"Part 1. Per evaluation, {npoints} points (microseconds, best of\n"
+          "repeated timeit; in brackets: more than your function with Parameters)\n")
     user = out["user's function, Parameters"]
     for label, us in out.items():
-        if label.startswith(("  piece", "  bound", "  in a fit")):
+        if label.startswith(("  piece", "  bound")):
             continue
-        extra = f"   (+{us - user:5.2f} over the user's function with Parameters)" \
-            if label.startswith(("objective", "  +")) else ""
-        print(f"  {label:52s} {us:8.2f}{extra}")
+        extra = f"  (+{us - user:.2f})" if label.startswith(("objective", "  +")) else ""
+        print(f"  {label:50s} {us:8.2f}{extra}")
     print("\n  the hot path's steps, each timed alone:")
     total = 0.0
     for label, us in out.items():
         if label.startswith("  piece"):
             total += us
-            print(f"    {label[9:]:50s} {us:8.2f}")
-    print(f"    {'sum of the steps above':50s} {total:8.2f}   "
-          f"(measured: objective + guard - user's function = "
-          f"{out[GUARDED] - user:.2f})")
-    print(f"    {'the objective itself (its frame, loops, try)':50s} "
-          f"{out[GUARDED] - user - total:8.2f}   (the difference)")
-    for label, us in out.items():
-        if label.startswith("  in a fit"):
-            print(f"    {label[2:]:60s} {us:8.2f}")
-    print(f"    {'(bound only) to_external, once per bounded parameter':50s} "
+            print(f"    {label[9:]:48s} {us:8.2f}")
+    print(f"    {'sum of the steps above':48s} {total:8.2f}")
+    print(f"    {'the rest: the objective (frame, loops, try)':48s} "
+          f"{out[GUARDED] - user - total:8.2f}")
+    print(f"    {'(a bound) to_external, per bounded parameter':48s} "
           f"{out['  bound: to_external(u, a, b)']:8.2f}")
+
+
+def finiteness_tests(npoints=100000, rounds=7, number=20):
+    """The finiteness test as a fit meets it: just after the user's function.
+
+    Microseconds per call of the user's function alone, then followed by
+    ``isfinite(r.dot(ones))`` (the hot path's test) and by
+    ``isfinite(np.add.reduce(r))`` (NumPy's own sum), timed in turn: the
+    best and the median of `rounds` rounds of `number` calls, as a dict
+    label -> (best, median).
+
+    NumPy hands a dot product to BLAS; OpenBLAS runs a dot of more than
+    about 10000 elements on several threads, and waking them, or waiting
+    for a core when the machine is busy, can cost more than the
+    arithmetic. NumPy's sum runs on the calling thread.
+    """
+    x, data = overhead.make_data(npoints)
+    params = overhead.make_params(lmfit_ref, "plain")
+    ones = np.ones(npoints)
+
+    def user():
+        return overhead.residual_params(params, x, data)
+    candidates = {"your function alone": user,
+                  "+ isfinite(r.dot(ones))": lambda: math.isfinite(user().dot(ones)),
+                  "+ isfinite(np.add.reduce(r))": lambda: math.isfinite(np.add.reduce(user()))}
+    times = {label: [] for label in candidates}
+    for _ in range(rounds):
+        for label, fn in candidates.items():
+            times[label].append(timeit.timeit(fn, number=number) / number * 1e6)
+    return {label: (min(t), float(np.median(t))) for label, t in times.items()}
+
+
+def print_finiteness_tests(times, npoints):
+    print(f"The finiteness test after the user's function, {npoints} points\n"
+          "(microseconds per evaluation: best and median round; extra over\n"
+          "your function alone)\n")
+    best0, median0 = times["your function alone"]
+    print(f"  {'':30s} {'best':>9s} {'median':>9s} {'extra':>8s} {'extra':>8s}")
+    for label, (best, median) in times.items():
+        extra = ("" if label == "your function alone"
+                 else f" {best - best0:8.2f} {median - median0:8.2f}")
+        print(f"  {label:30s} {best:9.2f} {median:9.2f}{extra}")
 
 
 def per_fit(npoints=100, fits=1000, rounds=5, polished=False):
@@ -195,17 +221,17 @@ def per_fit(npoints=100, fits=1000, rounds=5, polished=False):
         lambda f: overhead.refit(lmfit_ref, params, "plain", x, data, f, **kws),
         overhead.residual_params)[0]
     originals = [
-        timed(minimizer.Minimizer, "__init__", "Minimizer(): store and check the inputs"),
-        timed(minimizer.Minimizer, "_save", "save every Parameter's state (for a fault)"),
-        timed(minimizer.Minimizer, "_prepare", "prepare (checks, transforms, u0)"),
+        timed(minimizer.Minimizer, "__init__", "Minimizer(): store, check inputs"),
+        timed(minimizer.Minimizer, "_save", "save the Parameters' state"),
+        timed(minimizer.Minimizer, "_prepare", "prepare (checks, maps, u0)"),
         timed(minimizer.Minimizer, "_make_objective", "build the closures"),
-        timed(minimizer.Minimizer, "_finish", "statistics and uncertainties"),
+        timed(minimizer.Minimizer, "_finish", "statistics, uncertainties"),
         timed(engine, "run", "engine.run"),
         timed(engine, "_scipy_leastsq", "inside MINPACK (with the evaluations)"),
     ]
     if polished:
         originals.append(timed(engine, "central_differences",
-                               "  of which the polish's central differences"))
+                               "  of which central differences (inside)"))
     best = None
     gc.disable()
     try:
@@ -234,33 +260,38 @@ def print_per_fit(res):
     us, nfev = 1e6, res["nfev"]
     total, t_raw, parts = res["total"], res["raw"], dict(res["parts"])
     inside = parts.pop("inside MINPACK (with the evaluations)")
-    parts["the engine's own work (options, guard, result)"] = parts.pop("engine.run") - inside
-    what = ("the default fit (polished) against the same recipe by hand" if res["polished"]
-            else "polish=False, factor=100 against raw leastsq, same options")
-    print(f"Part 2. Per fit, {res['npoints']} points, {nfev} evaluations: {what};\n"
+    parts["the engine's own work (options, guard)"] = parts.pop("engine.run") - inside
+    what = ("the default fit against the recipe by hand" if res["polished"]
+            else "polish=False, factor=100 against raw leastsq")
+    print(f"Part 2. Per fit, {res['npoints']} points, {nfev} evaluations:\n{what};\n"
           f"best of {res['rounds']} rounds of {res['fits']} fits (microseconds)\n")
-    print(f"  {'raw scipy.optimize.leastsq' + (' (recipe)' if res['polished'] else ''):50s} "
-          f"{t_raw * us:9.1f}   {t_raw * us / nfev:6.2f} per evaluation")
-    print(f"  {'lmfit_ref.minimize':50s} {total * us:9.1f}   ratio {total / t_raw:.3f}")
-    print(f"  {'extra, in all':50s} {(total - t_raw) * us:9.1f}")
-    print(f"  {'  inside MINPACK: per-evaluation overhead':50s} {(inside - t_raw) * us:9.1f}   "
-          f"{(inside - t_raw) * us / nfev:6.2f} per evaluation")
+    width = 42
+    print(f"  {'raw leastsq' + (' (the recipe)' if res['polished'] else ''):{width}s} "
+          f"{t_raw * us:9.1f}")
+    print(f"  {'lmfit_ref.minimize':{width}s} {total * us:9.1f}   ratio {total / t_raw:.2f}")
+    print(f"  {'extra, in all':{width}s} {(total - t_raw) * us:9.1f}")
+    print(f"  {'  inside MINPACK: per-call overhead':{width}s} {(inside - t_raw) * us:9.1f}   "
+          f"{(inside - t_raw) * us / nfev:.2f} per call")
     outside = total - inside
-    print(f"  {'  outside MINPACK: once per fit':50s} {outside * us:9.1f}")
+    print(f"  {'  outside MINPACK: once per fit':{width}s} {outside * us:9.1f}")
     for label, t in parts.items():
         if not label.startswith("  of which"):
-            print(f"  {'    ' + label:50s} {t * us:9.1f}")
+            print(f"  {'    ' + label:{width}s} {t * us:9.1f}")
     rest = outside - sum(t for k, t in parts.items() if not k.startswith("  of which"))
-    print(f"  {'    the rest (minimize, _fit, the loop, the reset':50s}")
-    print(f"  {'     of the 4 start values, ...)':50s} {rest * us:9.1f}")
+    print(f"  {'    the rest (minimize, _fit, the loop,':{width}s}")
+    print(f"  {'     resetting the 4 start values, ...)':{width}s} {rest * us:9.1f}")
     for label, t in parts.items():
         if label.startswith("  of which"):
-            print(f"  {label:50s} {t * us:9.1f}   (inside MINPACK's time, as its Jacobian)")
+            print(f"  {label:{width}s} {t * us:9.1f}")
 
 
 def main():
     for npoints in (100, 1000):
         print_per_evaluation(per_evaluation(npoints), npoints)
+        print()
+    for npoints in (100, 100000):
+        print_finiteness_tests(finiteness_tests(npoints, number=200 if npoints < 10000 else 20),
+                               npoints)
         print()
     print_per_fit(per_fit(polished=False))
     print()

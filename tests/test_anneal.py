@@ -436,11 +436,19 @@ def test_nonfinite_points_are_rejected():
     p = Parameters()
     p.add("a", value=1.0, min=0.0, max=10.0)
     p.add("k", value=1.0, min=-100.0, max=100.0)
-    with np.errstate(over="ignore"):
-        out = minimize(lambda p: p["a"].value * np.exp(-p["k"].value * x) - y, p,
-                       engine="anneal", rng=0)
+    overflowed = [0]
+
+    def residual(p):
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = p["a"].value * np.exp(-p["k"].value * x) - y
+        overflowed[0] += not np.isfinite(r).all()
+        return r
+
+    out = minimize(residual, p, engine="anneal", rng=0)
     ref = leastsq(lambda v: v[0] * np.exp(-v[1] * x) - y, [2.0, 0.5], full_output=True)
     assert out.success
+    # every point the model could not evaluate is counted (none is a fault)
+    assert out.engine_info["nonfinite"] == overflowed[0] > 0
     assert out.chisqr == pytest.approx(float(ref[2]["fvec"] @ ref[2]["fvec"]), rel=1e-6)
     assert p["k"].value == pytest.approx(ref[0][1], rel=1e-5)
 

@@ -625,3 +625,50 @@ def test_bad_engine_keyword_values_are_named(kws, culprit):
     with pytest.raises(TypeError, match=culprit):
         minimize(residual, p, args=(X, Y), **kws)
     assert snapshot(p) == before
+
+
+# -- the polish and its budget -----------------------------------------------------------
+def test_polish_stays_within_maxfev():
+    # The polish needs 1 + 2 (2n + 1) evaluations at least (n = 3 here):
+    # skipped below that, and nfev never passes maxfev.
+    first = minimize(residual, make_params(), args=(X, Y), polish=False).nfev
+    for extra in (0, 3, 14, 15, 25, 4000):
+        out = minimize(residual, make_params(), args=(X, Y), maxfev=first + extra)
+        assert out.success and out.errorbars, (extra, out.message)
+        assert out.nfev <= first + extra
+        assert ("polish_ier" in out.engine_info) == (extra >= 15), extra
+        assert ("Not polished" in out.message) == (extra < 15), extra
+
+
+def test_polish_cut_short_keeps_its_point_and_a_covariance():
+    # NIST MGH09 from start 2: the polish needs ~180 evaluations; given 100,
+    # it stops on maxfev with a better point than the first run's and
+    # MINPACK's last Jacobian for the error bars (checked against NIST).
+    from lmfit_ref import nist
+    ds = nist.load("MGH09")
+    first = minimize(ds.residual, ds.parameters(2), args=ds.args, polish=False)
+    worst_first = min(nist.lre(first.params[n].value, c)
+                      for n, c in zip(ds.names, ds.certified_values))
+    p = ds.parameters(2)
+    out = minimize(ds.residual, p, args=ds.args, maxfev=first.nfev + 100)
+    assert out.engine_info["polish_ier"] == 5 and out.nfev <= first.nfev + 100
+    assert out.success and out.errorbars and "maxfev" in out.message
+    assert out.chisqr <= first.chisqr
+    worst = min(nist.lre(p[n].value, c) for n, c in zip(ds.names, ds.certified_values))
+    assert worst > worst_first + 1
+    assert min(nist.lre(p[n].stderr, c) for n, c in zip(ds.names, ds.certified_stderr)) >= 4
+
+
+def test_a_fit_that_never_leaves_its_start_is_not_a_success():
+    # NIST MGH17 from start 1: every trial step of lmfit 0.5's fit overflows,
+    # the trust region shrinks to nothing and MINPACK's xtol test fires at
+    # the start. That is reported as a failure; the default's polish, whose
+    # central differences step around the overflow, then does the fit.
+    from lmfit_ref import nist
+    ds = nist.load("MGH17")
+    p = ds.parameters(1)
+    out = minimize(ds.residual, p, args=ds.args, polish=False, factor=100)
+    assert out.ier in (1, 2, 3, 4)  # what MINPACK itself says
+    assert out.success is False and "did not leave its start" in out.message
+    assert [p[n].value for n in ds.names] == list(ds.starts[0])
+    assert out.engine_info["nonfinite"] > 0

@@ -168,7 +168,9 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
     EngineResult
         ``info`` holds ``'anneal_u'``, ``'anneal_chisqr'`` (the best point of
         the annealing stage), ``'anneal_nfev'``, ``'temperatures'`` and
-        ``'best_chisqr'`` (per temperature, for plotting), and ``'stop'``.
+        ``'best_chisqr'`` (per temperature, for plotting), ``'stop'``, and
+        ``'nonfinite'``: points whose residual was not finite, never moved
+        to (the polish's included).
 
     Examples
     --------
@@ -195,14 +197,18 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
     width = upper - lower
     nvar = u0.size
 
+    rejected = [0]  # points whose residual was not finite
+
     def f(u):
         # A point where the model overflows (a non-finite residual) is not a
         # fault of the search: it is simply a point never to move to.
         try:
             r = residual(u)
         except FloatingPointError:
+            rejected[0] += 1
             return math.inf
-        return float(r @ r)
+        with np.errstate(over="ignore"):  # past 1e154, r @ r is rightly inf
+            return float(r @ r)
 
     # Initial temperature: the spread of f over random points of the box.
     u_best = u_cur = np.clip(u0, lower, upper)
@@ -258,7 +264,7 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
             u_cur, f_cur = u_best, f_best
     info = {"anneal_u": u_best.copy(), "anneal_chisqr": f_best, "anneal_nfev": nfev,
             "temperatures": np.array(temperatures), "best_chisqr": np.array(best_trace),
-            "stop": stop, "T0": T0}
+            "stop": stop, "T0": T0, "nonfinite": rejected[0]}
     message = f"annealing ({schedule}): {stop}; best sum of squares {f_best:.6g}"
     if not polish:
         # Annealing has no convergence test: its best point is near a
@@ -269,7 +275,7 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
     # parameter the bounds map is flat (dP/du = 0) and leastsq would stall.
     inside = np.clip(u_best, lower + 1e-6 * width, upper - 1e-6 * width)
     local = leastsq.run(residual, inside, jacobian=jacobian)
-    info.update(local.info)
+    info.update({**local.info, "nonfinite": rejected[0] + local.info["nonfinite"]})
     return EngineResult(u=local.u, success=local.success,
                         message=f"{message}; polished by leastsq: {local.message}",
                         nfev=nfev + local.nfev, cov_u=local.cov_u, fvec=local.fvec,

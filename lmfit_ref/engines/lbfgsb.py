@@ -33,6 +33,7 @@ Book: book/engines.md
 """
 import math
 
+import numpy as np
 from scipy.optimize import fmin_l_bfgs_b
 
 from .base import EngineResult
@@ -86,14 +87,19 @@ def run(residual, u0, jacobian=None, box=None, **kws):
     f0 = float(r0 @ r0)
     scale = 1.0 / f0 if f0 > 0 and math.isfinite(f0) else 1.0
 
+    # (errstate: a residual past 1e154 overflows r @ r to inf, which is
+    # the right value here, not a reason for a warning)
     if jacobian is None:
         def objective(u):
             r = residual(u)
-            return float(r @ r) * scale
+            with np.errstate(over="ignore"):
+                return float(r @ r) * scale
     else:
         def objective(u):
             r = residual(u)
-            return float(r @ r) * scale, 2.0 * scale * (jacobian(u).T @ r)
+            with np.errstate(over="ignore"):
+                f = float(r @ r) * scale
+            return f, 2.0 * scale * (jacobian(u).T @ r)
 
     u, f, info = fmin_l_bfgs_b(objective, u0, approx_grad=jacobian is None, **kws)
     # (the start was evaluated once more, above: count it)

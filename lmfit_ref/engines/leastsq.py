@@ -46,7 +46,17 @@ the 54 together (not in every case).
 or is undefined; the hot path then raises ``FloatingPointError``. MINPACK
 cannot take an exception, so `_Guarded` answers such a step with a huge
 residual (`REJECTED`): MINPACK rejects it and shrinks its trust region.
-Only at the start is a non-finite residual the user's error.
+Only at the start is a non-finite residual the user's error. If every
+step was rejected, MINPACK's step-size test fires at the start and it
+reports convergence there; that is caught and reported as a failure.
+
+*Cost.* The polish takes a few iterations of 2n + 1 evaluations on a
+well-behaved problem. It can take many more where the first run stopped
+early (a trust region collapsed by rejected steps) or where a parameter
+sits on its bound, where the bounds map folds flat and the polish's steps
+in that variable keep being rejected; it never uses more than ``maxfev``
+in all, and a polish cut short by ``maxfev`` keeps its better point with
+MINPACK's last covariance.
 
 Notation
 --------
@@ -175,27 +185,59 @@ def run(residual, u0, jacobian=None, box=None, polish=True, **kws):
     # manual's tolerances; here the fit is polished (module docstring), so
     # the default fit meets NIST's certified values (book: nist.md).
     first = _minpack(guarded, u0, jacobian, options)
-    if first.info["ier"] not in SUCCESS_CODES or not polish or first.nfev >= maxfev:
+    if first.success and guarded.nonfinite and np.array_equal(first.u, u0):
+        # Every step was rejected: the trust region shrank to nothing around
+        # the start and MINPACK's xtol test fired there. That is no minimum;
+        # the polish below, whose central differences step around the
+        # non-finite region, is then the real fit.
+        first.success = False
+        first.message += (" No step was ever accepted (the trial steps gave non-finite"
+                          " residuals): the fit did not leave its start.")
+        stuck = True
+    else:
+        stuck = False
+    if not polish or not (first.success or stuck):
         return guarded.report(first)
     # The polish: the same guard, an accurate Jacobian, tolerances near eps.
-    # MINPACK's lmder counts only its trial evaluations; a difference
-    # Jacobian costs 2n more, so its maxfev is the budget left / (2n + 1).
+    # MINPACK's lmder counts only its trial evaluations (the first included);
+    # each of its Jacobians costs 2n more, and SciPy's shape check one, so
+    # at most (left - 1) // (2n + 1) trials keep the total within maxfev.
     n = len(u0)
     if jacobian is None:
         accurate, per_iteration = _once_per_point(guarded.strict), 2 * n + 1
     else:
         accurate, per_iteration = jacobian, 1
-    tight = {**options, "xtol": POLISH_TOL, "ftol": POLISH_TOL, "gtol": 0.0,
-             "maxfev": max(1, (maxfev - first.nfev) // per_iteration)}
+    trials = (maxfev - first.nfev - 1) // per_iteration
+    if trials < 2:
+        first.message += " Not polished: no evaluations left (maxfev)."
+        return guarded.report(first)
+    tight = {**options, "xtol": POLISH_TOL, "ftol": POLISH_TOL, "gtol": 0.0, "maxfev": trials}
     before = guarded.calls
     second = _minpack(guarded, first.u, accurate, tight)
     second.nfev = guarded.calls - before  # the difference Jacobians included
     second.info = {**first.info, "polish_ier": second.info["ier"],
                    "polish_message": second.message, "polish_nfev": second.nfev}
     second.nfev += first.nfev
-    second.success = True  # the first run converged; the polish only improves on it
+    # The first run converged (unless it was stuck); the polish only improves on it.
+    second.success = not stuck or second.info["polish_ier"] in SUCCESS_CODES
     second.message = f"{first.message} Polished: {second.message}"
+    if second.info["polish_ier"] == 5:  # (MINPACK's count would confuse: it is of trials)
+        second.message = (f"{first.message} Polished until the evaluations allowed by"
+                          f" maxfev = {maxfev} ran out.")
+    if second.cov_u is None and second.info["polish_ier"] == 5:
+        # Out of evaluations while polishing (a long crawl along a flat
+        # valley): SciPy gives no covariance then, but the point is at least
+        # as good as the first run's and MINPACK's last Jacobian is there.
+        second.cov_u = _inverse(second.jtj())
     return guarded.report(second)
+
+
+def _inverse(matrix):
+    """``matrix^-1``, or None if it is singular."""
+    try:
+        return np.linalg.inv(matrix)
+    except np.linalg.LinAlgError:
+        return None
 
 
 def _once_per_point(residual):
