@@ -291,7 +291,15 @@ def propagate(plan, varying, covar, step=1e-3):
     C = np.asarray(covar, dtype=float).tolist()
     n = len(varying)
     sd = [p.stderr for p in varying]
+    unknown = {par.name for i, par in enumerate(varying) if not C[i][i] == C[i][i]}
     for k, (con, _) in enumerate(plan.order):
+        reads = plan.depends[con.name]
+        if unknown and (reads is None or reads & unknown):
+            # It reads a parameter without a covariance (one on its bound):
+            # decided by what it reads, not by its gradient, which a step
+            # below rounding can make exactly 0.
+            con.stderr = con.correl = None
+            continue
         g = [column[k] for column in columns]
         used = [i for i in range(n) if g[i] != 0.0]
         cross = [sum(g[i] * C[i][j] for i in used) for j in range(n)]

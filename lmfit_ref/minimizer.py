@@ -285,7 +285,9 @@ class Minimizer:
         # point, and one without a covariance (lbfgsb, anneal unpolished) gets
         # one from a Jacobian by central differences at that point.
         if result.cov_u is None and result.jtj is None and result.success:
-            J = central_differences(residual, u)
+            # (a floor of 1 under the step's scale, as nothing better is known:
+            # a parameter near 0 would otherwise get a step below rounding)
+            J = central_differences(residual, u, scale=np.ones(len(u)))
             jtj = J.T @ J
             try:
                 cov_u = np.linalg.inv(jtj)
@@ -388,7 +390,9 @@ class Minimizer:
         ``polish=True`` (the default) runs MINPACK once more from its
         solution with a central-difference Jacobian (or ``Dfun``) and
         tolerances near machine epsilon; ``polish=False, factor=100`` is
-        lmfit 0.5's fit, step by step (``engines/leastsq.py``).
+        lmfit 0.5's fit, step by step (``engines/leastsq.py``), except where
+        a trial step's residual is not finite: MINPACK then sees 1e100
+        where 0.5 passed NaN or inf on.
 
         Returns
         -------

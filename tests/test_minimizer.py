@@ -672,3 +672,45 @@ def test_a_fit_that_never_leaves_its_start_is_not_a_success():
     assert out.success is False and "did not leave its start" in out.message
     assert [p[n].value for n in ds.names] == list(ds.starts[0])
     assert out.engine_info["nonfinite"] > 0
+
+
+def test_col_deriv_without_dfun_is_harmless():
+    # col_deriv describes a user's Dfun; without one it changes nothing
+    # (the polish's own differences come as rows = residuals).
+    p, q = make_params(), make_params()
+    out = minimize(residual, p, args=(X, Y), col_deriv=True)
+    minimize(residual, q, args=(X, Y))
+    assert out.success and all(p[n].value == q[n].value for n in p)
+
+
+def test_a_polish_that_cannot_leave_the_start_either_is_no_success():
+    # NaN for b > 1 and the minimum at b = 10: no step from b = 1 is finite.
+    x = np.linspace(0.0, 1.0, 20)
+
+    def res(p):
+        b = p["b"].value
+        return (b - 10.0) * x + (np.nan if b > 1.0 else 0.0)
+
+    p = Parameters()
+    p.add("b", value=1.0)
+    out = minimize(res, p)
+    assert out.success is False and "did not leave its start" in out.message
+    assert p["b"].value == 1.0 and out.engine_info["nonfinite"] > 0
+
+
+@pytest.mark.parametrize("start", [1e-13, 1e-11, 0.0])
+def test_stderr_of_a_parameter_near_zero(start):
+    # A straight line whose least-squares slope is ~1e-13: a difference step
+    # relative to |b| alone would be below rounding. The exact stderr is the
+    # closed form of linear regression.
+    x = np.linspace(0.0, 1.0, 30)
+    y = 1.0 + np.random.default_rng(5).normal(0.0, 0.01, x.size)
+    y -= np.polyval(np.polyfit(x, y, 1), x) - (1.0 + 1e-13 * x)  # slope 1e-13, same scatter
+    exact = np.sqrt((np.sum((y - 1.0 - 1e-13 * x) ** 2) / (x.size - 2))
+                    / np.sum((x - x.mean()) ** 2))
+    p = Parameters()
+    p.add("a", value=1.0)
+    p.add("b", value=start)
+    out = minimize(lambda p: p["a"].value + p["b"].value * x - y, p)
+    assert out.success and out.errorbars
+    assert p["b"].stderr == pytest.approx(exact, rel=1e-6)

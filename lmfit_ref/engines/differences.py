@@ -58,13 +58,19 @@ def _evaluate(residual, u):
         return None
 
 
-def central_differences(residual, u, rel_step=RELATIVE_STEP):
+def central_differences(residual, u, rel_step=RELATIVE_STEP, scale=None):
     """J = dr/du at `u` by central differences: 2n evaluations, error O(h**2).
 
-    Column j is ``(r(u + h e_j) - r(u - h e_j)) / (2 h)`` with
-    ``h = rel_step * |u_j|``, or ``rel_step`` itself where ``u_j == 0``.
-    Where one side is not finite, the one-sided quotient of the other side
-    and ``r(u)`` is used.
+    Column j is ``(r(u + h e_j) - r(u - h e_j)) / ((u_j + h) - (u_j - h))``
+    with ``h = rel_step * max(|u_j|, scale_j)``, or ``rel_step`` itself
+    where both are 0. Where one side is not finite, the one-sided quotient
+    of the other side and ``r(u)`` is used.
+
+    The step must be relative to the size on which the residual changes.
+    ``|u_j|`` is that size for most parameters, but not for one near 0: a
+    slope of 1e-13 known to +/- 5e-3 would get a step of 6e-19, which moves
+    no residual by more than its rounding. `scale` (the parameter's
+    standard error, or 1 when nothing better is known) sets a floor.
 
     Parameters
     ----------
@@ -73,6 +79,8 @@ def central_differences(residual, u, rel_step=RELATIVE_STEP):
         array between calls: each result is copied before the next call.
     u : ndarray, shape (n,)
     rel_step : float, optional
+    scale : array_like, shape (n,), or None
+        The typical size of each u_j, a floor under ``|u_j|``.
 
     Returns
     -------
@@ -88,12 +96,18 @@ def central_differences(residual, u, rel_step=RELATIVE_STEP):
     >>> J = central_differences(lambda u: np.array([u[0] * u[1], u[0] ** 2]), np.array([2.0, 3.0]))
     >>> np.round(J, 8).tolist()
     [[3.0, 2.0], [4.0, 0.0]]
+    >>> f = lambda u: np.array([1.0, 2.0]) * u[0] + 1.0  # exact column: [1, 2]
+    >>> central_differences(f, np.array([1e-13]))[:, 0].round(3).tolist()  # step 6e-19: rounding
+    [0.0, 0.0]
+    >>> central_differences(f, np.array([1e-13]), scale=[1.0])[:, 0].round(6).tolist()
+    [1.0, 2.0]
     """
     u = np.array(u, dtype=float)
+    floor = [0.0] * u.size if scale is None else [abs(float(s)) for s in scale]
     r0 = None
     columns = []
     for j, uj in enumerate(u.tolist()):
-        h = rel_step * abs(uj) if uj != 0.0 else rel_step
+        h = rel_step * max(abs(uj), floor[j]) or rel_step
         up, down = u.copy(), u.copy()
         up[j] = uj + h
         down[j] = uj - h

@@ -54,9 +54,12 @@ reports convergence there; that is caught and reported as a failure.
 well-behaved problem. It can take many more where the first run stopped
 early (a trust region collapsed by rejected steps) or where a parameter
 sits on its bound, where the bounds map folds flat and the polish's steps
-in that variable keep being rejected; it never uses more than ``maxfev``
-in all, and a polish cut short by ``maxfev`` keeps its better point with
-MINPACK's last covariance.
+in that variable keep being rejected. The first run is MINPACK's and,
+like lmdif, may pass ``maxfev`` by up to n + 1 (it checks after each
+trial step); the polish gets the trial steps that fit in what is left,
+counting a Jacobian for each, so it never takes the total past
+``maxfev``. A polish cut short keeps its better point with MINPACK's last
+covariance.
 
 Notation
 --------
@@ -139,7 +142,7 @@ def run(residual, u0, jacobian=None, box=None, polish=True, **kws):
     polish : bool, optional
         After MINPACK converges, run it again from its solution with a
         central-difference Jacobian (or `jacobian`) and tolerances
-        `POLISH_TOL`. Both runs share the budget ``maxfev``.
+        `POLISH_TOL`, within what is left of ``maxfev``.
     **kws
         Any of `KEYWORDS`, passed to ``scipy.optimize.leastsq``; unset ones
         take the values of `defaults`.
@@ -203,15 +206,18 @@ def run(residual, u0, jacobian=None, box=None, polish=True, **kws):
     # each of its Jacobians costs 2n more, and SciPy's shape check one, so
     # at most (left - 1) // (2n + 1) trials keep the total within maxfev.
     n = len(u0)
+    tight = {**options, "xtol": POLISH_TOL, "ftol": POLISH_TOL, "gtol": 0.0}
     if jacobian is None:
-        accurate, per_iteration = _once_per_point(guarded.strict), 2 * n + 1
+        accurate = _once_per_point(guarded.strict)
+        per_iteration = 2 * n + 1
+        tight["col_deriv"] = False  # (our differences come as rows = residuals)
     else:
         accurate, per_iteration = jacobian, 1
     trials = (maxfev - first.nfev - 1) // per_iteration
     if trials < 2:
         first.message += " Not polished: no evaluations left (maxfev)."
         return guarded.report(first)
-    tight = {**options, "xtol": POLISH_TOL, "ftol": POLISH_TOL, "gtol": 0.0, "maxfev": trials}
+    tight["maxfev"] = trials
     before = guarded.calls
     second = _minpack(guarded, first.u, accurate, tight)
     second.nfev = guarded.calls - before  # the difference Jacobians included
@@ -219,17 +225,42 @@ def run(residual, u0, jacobian=None, box=None, polish=True, **kws):
                    "polish_message": second.message, "polish_nfev": second.nfev}
     second.nfev += first.nfev
     # The first run converged (unless it was stuck); the polish only improves on it.
-    second.success = not stuck or second.info["polish_ier"] in SUCCESS_CODES
+    second.success = not stuck or (second.info["polish_ier"] in SUCCESS_CODES
+                                   and not np.array_equal(second.u, u0))
     second.message = f"{first.message} Polished: {second.message}"
     if second.info["polish_ier"] == 5:  # (MINPACK's count would confuse: it is of trials)
-        second.message = (f"{first.message} Polished until the evaluations allowed by"
-                          f" maxfev = {maxfev} ran out.")
+        second.message = (f"{first.message} Polished until its share of maxfev = {maxfev}"
+                          f" ({trials} trial steps) was used.")
     if second.cov_u is None and second.info["polish_ier"] == 5:
         # Out of evaluations while polishing (a long crawl along a flat
         # valley): SciPy gives no covariance then, but the point is at least
         # as good as the first run's and MINPACK's last Jacobian is there.
         second.cov_u = _inverse(second.jtj())
+    if jacobian is None and maxfev - guarded.calls >= 2 * n:
+        _near_zero_steps(guarded.strict, second)
     return guarded.report(second)
+
+
+def _near_zero_steps(residual, result):
+    """Redo the covariance where a difference step was too small for its parameter.
+
+    The polish steps each u_j by ``RELATIVE_STEP * |u_j|``, MINPACK's
+    convention. For a parameter near 0 that it knows to +/- sigma_j >>
+    |u_j| (a slope of 1e-13 +/- 5e-3), that step moves no residual beyond
+    its rounding, and the covariance from such a column is noise: a
+    confident, wrong error bar. Where ``|u_j| < sigma_j``, the Jacobian at
+    the solution is computed again with sigma_j (at most 1) as the floor
+    under the step (``differences.central_differences``), 2n evaluations,
+    and the covariance with it. The steps of the fit itself keep MINPACK's
+    convention: at a bound's fold (u_j ~ 0, sigma_j huge) a larger step
+    would let the polish bounce across the fold.
+    """
+    scale = _typical_size(result)
+    if not (np.abs(result.u) < scale).any():
+        return
+    J = central_differences(residual, result.u, scale=scale)
+    jtj = J.T @ J
+    result.cov_u, result.jtj = _inverse(jtj), (lambda: jtj)
 
 
 def _inverse(matrix):
@@ -238,6 +269,23 @@ def _inverse(matrix):
         return np.linalg.inv(matrix)
     except np.linalg.LinAlgError:
         return None
+
+
+def _typical_size(result):
+    """Each u_j's standard error from `result`'s covariance, at most 1 (1 if unknown).
+
+    The floor under a difference step (`_near_zero_steps`). Capped at 1, the
+    convention when nothing is known: a parameter on its bound's fold, or a
+    covariance spoiled by non-finite residuals, can show absurd values, and
+    a huge step would make the Jacobian wrong.
+    """
+    n = len(result.u)
+    r = result.fvec
+    if result.cov_u is None or r is None or len(r) <= n:
+        return np.ones(n)
+    variance = np.diagonal(result.cov_u) * float(r @ r) / (len(r) - n)
+    sigma = np.sqrt(np.where(variance > 0, variance, 1.0))
+    return np.minimum(np.nan_to_num(sigma, nan=1.0), 1.0)
 
 
 def _once_per_point(residual):
