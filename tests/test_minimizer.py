@@ -714,3 +714,31 @@ def test_stderr_of_a_parameter_near_zero(start):
     out = minimize(lambda p: p["a"].value + p["b"].value * x - y, p)
     assert out.success and out.errorbars
     assert p["b"].stderr == pytest.approx(exact, rel=1e-6)
+
+
+def test_a_polish_that_crawls_along_a_bound_stops_at_polish_steps():
+    # A decaying sine from omega = 1: Levenberg-Marquardt ends trapped with
+    # omega and decay on their bounds, where the maps fold flat; the polish
+    # then crawls. It stops after POLISH_STEPS trial steps, no worse off.
+    x = np.linspace(0.0, 10.0, 201)
+    data = (12 * np.sin(3.1 * x + 0.25) * np.exp(-0.007 * x * x)
+            + np.random.default_rng(0).normal(0.0, 0.5, x.size))
+
+    def res(p):
+        v = {n: q.value for n, q in p.items()}
+        return data - v["amp"] * np.sin(x * v["omega"] + v["shift"]) * np.exp(-x * x * v["decay"])
+
+    def params():
+        p = Parameters()
+        p.add("amp", value=10.0, min=0, max=20)
+        p.add("omega", value=1.0, min=0.5, max=5)
+        p.add("shift", value=0.2, min=-np.pi, max=np.pi)
+        p.add("decay", value=0.02, min=0, max=0.1)
+        return p
+
+    first = minimize(res, params(), polish=False)
+    out = minimize(res, params())
+    steps = engine_leastsq.POLISH_STEPS
+    assert out.engine_info["polish_ier"] == 5 and f"POLISH_STEPS = {steps}" in out.message
+    assert first.nfev < out.nfev <= first.nfev + 1 + steps * (2 * 4 + 1)
+    assert out.chisqr <= first.chisqr

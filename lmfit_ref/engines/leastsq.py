@@ -54,12 +54,13 @@ reports convergence there; that is caught and reported as a failure.
 well-behaved problem. It can take many more where the first run stopped
 early (a trust region collapsed by rejected steps) or where a parameter
 sits on its bound, where the bounds map folds flat and the polish's steps
-in that variable keep being rejected. The first run is MINPACK's and,
-like lmdif, may pass ``maxfev`` by up to n + 1 (it checks after each
-trial step); the polish gets the trial steps that fit in what is left,
-counting a Jacobian for each, so it never takes the total past
-``maxfev``. A polish cut short keeps its better point with MINPACK's last
-covariance.
+in that variable keep being rejected: there the polish stops after
+`POLISH_STEPS` trial steps, with what it has gained. The first run is
+MINPACK's and, like lmdif, may pass ``maxfev`` by up to n + 1 (it checks
+after each trial step); the polish gets the trial steps that fit in what
+is left, counting a Jacobian for each, so it never takes the total past
+``maxfev``. A polish cut short keeps its better point with MINPACK's
+last covariance.
 
 Notation
 --------
@@ -85,6 +86,13 @@ from .differences import central_differences
 #: Tolerance (xtol and ftol) of the polishing run: about 5 eps, where
 #: MINPACK stops because nothing is left to improve.
 POLISH_TOL = 1.0e-15
+
+#: Trial steps the polish may take (unless the first run never left its
+#: start, when the polish is the whole fit). Polishing a converged fit
+#: takes a few; the hardest NIST problems take about 30. Many more means
+#: the polish is crawling, typically along a bound where the bounds map
+#: folds flat, and gains nothing for its evaluations.
+POLISH_STEPS = 100
 
 #: Keywords passed on to ``scipy.optimize.leastsq``.
 KEYWORDS = ("xtol", "ftol", "gtol", "maxfev", "epsfcn", "factor", "diag", "col_deriv")
@@ -214,6 +222,9 @@ def run(residual, u0, jacobian=None, box=None, polish=True, **kws):
     else:
         accurate, per_iteration = jacobian, 1
     trials = (maxfev - first.nfev - 1) // per_iteration
+    limit = f"its share of maxfev = {maxfev} ({trials} trial steps)"
+    if not stuck and trials > POLISH_STEPS:  # a polish, not a fit: see POLISH_STEPS
+        trials, limit = POLISH_STEPS, f"POLISH_STEPS = {POLISH_STEPS} trial steps"
     if trials < 2:
         first.message += " Not polished: no evaluations left (maxfev)."
         return guarded.report(first)
@@ -229,8 +240,7 @@ def run(residual, u0, jacobian=None, box=None, polish=True, **kws):
                                    and not np.array_equal(second.u, u0))
     second.message = f"{first.message} Polished: {second.message}"
     if second.info["polish_ier"] == 5:  # (MINPACK's count would confuse: it is of trials)
-        second.message = (f"{first.message} Polished until its share of maxfev = {maxfev}"
-                          f" ({trials} trial steps) was used.")
+        second.message = f"{first.message} Polished until {limit} were used."
     if second.cov_u is None and second.info["polish_ier"] == 5:
         # Out of evaluations while polishing (a long crawl along a flat
         # valley): SciPy gives no covariance then, but the point is at least
