@@ -233,7 +233,8 @@ def propagate(plan, varying, covar, step=1e-3):
     covar : ndarray, shape (nvarys, nvarys)
         Their covariance (NaN rows and columns for those without one).
     step : float
-        Central-difference step, relative to stderr_j (to |P_j| if it has none).
+        Central-difference step, relative to stderr_j (to max(|P_j|, 1) if it
+        has none).
 
     Notes
     -----
@@ -270,7 +271,11 @@ def propagate(plan, varying, covar, step=1e-3):
             base = par.value
             # A step small against the parameter's own uncertainty: the
             # expression is linearised over the range the error bar spans.
-            h = step * (par.stderr or abs(base) or 1.0)
+            # Without one (a parameter on its bound), the step only has to
+            # show whether the value depends on it: at least `step`, since
+            # a value such as 1e-15 on a bound of 0 would give a step below
+            # rounding and a gradient of exactly 0.
+            h = step * (par.stderr or max(abs(base), 1.0))
             upper, lower = values_at(par.name, base + h), values_at(par.name, base - h)
             symtable[par.name] = base
             if upper and lower:  # central difference
@@ -291,15 +296,7 @@ def propagate(plan, varying, covar, step=1e-3):
     C = np.asarray(covar, dtype=float).tolist()
     n = len(varying)
     sd = [p.stderr for p in varying]
-    unknown = {par.name for i, par in enumerate(varying) if not C[i][i] == C[i][i]}
     for k, (con, _) in enumerate(plan.order):
-        reads = plan.depends[con.name]
-        if unknown and (reads is None or reads & unknown):
-            # It reads a parameter without a covariance (one on its bound):
-            # decided by what it reads, not by its gradient, which a step
-            # below rounding can make exactly 0.
-            con.stderr = con.correl = None
-            continue
         g = [column[k] for column in columns]
         used = [i for i in range(n) if g[i] != 0.0]
         cross = [sum(g[i] * C[i][j] for i in used) for j in range(n)]

@@ -39,7 +39,7 @@ import numpy as np
 from . import bounds, covariance
 from .constraints import ConstraintPlan, propagate
 from .engines import get_engine
-from .engines.differences import central_differences
+from .engines.differences import central_differences, step_floor
 from .evaluator import Interpreter
 from .evaluator_ops import default_symtable
 from .objective import FitError, make_objective
@@ -285,9 +285,15 @@ class Minimizer:
         # point, and one without a covariance (lbfgsb, anneal unpolished) gets
         # one from a Jacobian by central differences at that point.
         if result.cov_u is None and result.jtj is None and result.success:
-            # (a floor of 1 under the step's scale, as nothing better is known:
-            # a parameter near 0 would otherwise get a step below rounding)
-            J = central_differences(residual, u, scale=np.ones(len(u)))
+            J = central_differences(residual, u)
+            # A parameter near 0 gets a step below rounding from |u| alone:
+            # redo those columns with its standard error as the floor.
+            floor = step_floor(np.einsum("ij,ij->j", J, J), fvec)
+            if (np.abs(u) < floor).any():
+                try:
+                    J = central_differences(residual, u, scale=floor)
+                except FloatingPointError:
+                    pass  # not finite at the larger steps: keep the first J
             jtj = J.T @ J
             try:
                 cov_u = np.linalg.inv(jtj)

@@ -808,3 +808,25 @@ def test_manual_5_3_lorentzian_in_the_symtable():
     fitter.prepare_fit()
     assert pars['at_hwhm'].value == pytest.approx(3.0 / 2, rel=1e-15)
     assert pars['at_x'].value == pytest.approx(3.0 / (1 + ((1.7 - 0.5) / 2.0) ** 2), rel=1e-15)
+
+
+def test_propagation_to_constraints_of_a_parameter_on_its_bound():
+    # c >= 0 ends on its bound at ~1e-15 (the data want c < 0): a value that
+    # reads c has no error bar; one that reads only k keeps k's, exactly
+    # doubled, whether its expression is plain or calls a function.
+    t = np.linspace(0.0, 3.0, 40)
+    y = 2.0 * np.exp(-1.4 * t) - 0.05 + 0.01 * np.random.default_rng(8).standard_normal(t.size)
+    p = Parameters()
+    p.add("A", value=1.0)
+    p.add("k", value=1.0)
+    p.add("c", value=0.1, min=0.0)
+    p.add("c1", expr="c + 1")
+    p.add("k2", expr="twice(k)")
+    p.add("k3", expr="2*k")
+    fitter = Minimizer(lambda q: q["A"].value * np.exp(-q["k"].value * t) + q["c"].value - y, p)
+    fitter.asteval.symtable["twice"] = lambda v: 2.0 * v
+    fitter.leastsq()
+    assert fitter.errorbars is False and p["c"].stderr is None and p["c"].value < 1e-9
+    assert p["c1"].stderr is None
+    assert p["k2"].stderr == pytest.approx(2 * p["k"].stderr, rel=1e-6)
+    assert p["k3"].stderr == pytest.approx(2 * p["k"].stderr, rel=1e-6)

@@ -740,5 +740,47 @@ def test_a_polish_that_crawls_along_a_bound_stops_at_polish_steps():
     out = minimize(res, params())
     steps = engine_leastsq.POLISH_STEPS
     assert out.engine_info["polish_ier"] == 5 and f"POLISH_STEPS = {steps}" in out.message
-    assert first.nfev < out.nfev <= first.nfev + 1 + steps * (2 * 4 + 1)
+    # (the polish's trial steps with their Jacobians, SciPy's check, and at
+    # most one more Jacobian for the error bars of parameters near 0)
+    assert first.nfev < out.nfev <= first.nfev + 1 + steps * (2 * 4 + 1) + 2 * 4 + 1
     assert out.chisqr <= first.chisqr
+
+
+def _tanh_problem(c_true, seed=2):
+    """A * tanh(k t) + c with k ~ 1e-4, and the analytic Jacobian in (A, k)."""
+    t = np.linspace(0.0, 3e4, 50)
+    y = 5.0 * np.tanh(1e-4 * t) + c_true + np.random.default_rng(seed).normal(0.0, 0.01, t.size)
+
+    def jac(A, k):
+        return np.column_stack([np.tanh(k * t), A * t / np.cosh(k * t) ** 2])
+    return t, y, jac
+
+
+def test_error_bars_beside_a_parameter_on_its_bound_are_exact():
+    # c >= 0 ends on its fold (the data want c = -0.05); A and k keep error
+    # bars with c held, which must match the analytic Jacobian's. (A floor
+    # of 1 under every step once gave k, ~1e-4, a 6 % step: 0.3 % off.)
+    t, y, jac = _tanh_problem(-0.05)
+    p = Parameters()
+    p.add("A", value=5.0)
+    p.add("k", value=1e-4)
+    p.add("c", value=0.1, min=0.0)
+    out = minimize(lambda q: q["A"].value * np.tanh(q["k"].value * t) + q["c"].value - y, p)
+    assert out.errorbars is False and p["c"].stderr is None
+    J = jac(p["A"].value, p["k"].value)
+    exact = np.sqrt(np.diag(np.linalg.inv(J.T @ J)) * out.chisqr / (t.size - 3))
+    assert [p["A"].stderr, p["k"].stderr] == pytest.approx(exact, rel=1e-7)
+
+
+def test_lbfgsb_error_bars_of_a_small_parameter_are_exact():
+    # The Minimizer's own central differences (engines without a
+    # covariance): k ~ 1e-4 must get a step relative to itself.
+    t, y, jac = _tanh_problem(0.0)
+    p = Parameters()
+    p.add("A", value=5.0)
+    p.add("k", value=1e-4)
+    out = minimize(lambda q: q["A"].value * np.tanh(q["k"].value * t) - y, p, engine="lbfgsb")
+    assert out.success and out.errorbars
+    J = jac(p["A"].value, p["k"].value)
+    exact = np.sqrt(np.diag(np.linalg.inv(J.T @ J)) * out.chisqr / (t.size - 2))
+    assert [p["A"].stderr, p["k"].stderr] == pytest.approx(exact, rel=1e-7)

@@ -124,3 +124,39 @@ def central_differences(residual, u, rel_step=RELATIVE_STEP, scale=None):
         else:
             residual(up)  # raises, with the hot path's account of the fault
     return np.column_stack(columns)
+
+
+def step_floor(jtj_diagonal, r):
+    """A floor under each difference step: u_j's standard error with the others held, at most 1.
+
+    ``sigma_j = sqrt(s**2 / (J^T J)_jj)`` with ``s**2 = r @ r / (N - n)``: how
+    far u_j can move before the sum of squares notices, which is the scale
+    on which the residual changes with it. It needs no matrix inverse, so
+    it exists even when ``J^T J`` is singular, and a column that is ~0 (a
+    parameter on its bound's fold) gives a large sigma_j, capped at 1
+    (MINPACK's unit scale). Where ``|u_j| >= sigma_j`` the floor changes
+    nothing: the relative step ``rel_step * |u_j|`` is then the smaller.
+
+    Parameters
+    ----------
+    jtj_diagonal : ndarray, shape (n,)
+        The diagonal of ``J^T J``.
+    r : ndarray, shape (N,)
+        The residual at the solution.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    Examples
+    --------
+    >>> step_floor(np.array([4.0, 0.0]), np.full(6, 0.5)).round(6).tolist()  # s**2 = 1.5 / 4
+    [0.306186, 1.0]
+    """
+    n = len(jtj_diagonal)
+    nfree = len(r) - n
+    s2 = float(r @ r) / nfree if nfree > 0 else 1.0
+    d = np.asarray(jtj_diagonal, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = np.sqrt(s2 / d)
+    return np.where(np.isfinite(sigma) & (d > 0), np.minimum(sigma, 1.0), 1.0)

@@ -56,8 +56,8 @@ early (a trust region collapsed by rejected steps) or where a parameter
 sits on its bound, where the bounds map folds flat and the polish's steps
 in that variable keep being rejected: there the polish stops after
 `POLISH_STEPS` trial steps, with what it has gained. The first run is
-MINPACK's and, like lmdif, may pass ``maxfev`` by up to n + 1 (it checks
-after each trial step); the polish gets the trial steps that fit in what
+MINPACK's and, like lmdif, may pass ``maxfev`` by about a Jacobian's n
+evaluations (it checks after each trial step); the polish gets the trial steps that fit in what
 is left, counting a Jacobian for each, so it never takes the total past
 ``maxfev``. A polish cut short keeps its better point with MINPACK's
 last covariance.
@@ -81,7 +81,7 @@ import numpy as np
 from scipy.optimize import leastsq as _scipy_leastsq
 
 from .base import EngineResult
-from .differences import central_differences
+from .differences import central_differences, step_floor
 
 #: Tolerance (xtol and ftol) of the polishing run: about 5 eps, where
 #: MINPACK stops because nothing is left to improve.
@@ -246,7 +246,7 @@ def run(residual, u0, jacobian=None, box=None, polish=True, **kws):
         # valley): SciPy gives no covariance then, but the point is at least
         # as good as the first run's and MINPACK's last Jacobian is there.
         second.cov_u = _inverse(second.jtj())
-    if jacobian is None and maxfev - guarded.calls >= 2 * n:
+    if jacobian is None and maxfev - guarded.calls >= 2 * n + 1:
         _near_zero_steps(guarded.strict, second)
     return guarded.report(second)
 
@@ -255,20 +255,26 @@ def _near_zero_steps(residual, result):
     """Redo the covariance where a difference step was too small for its parameter.
 
     The polish steps each u_j by ``RELATIVE_STEP * |u_j|``, MINPACK's
-    convention. For a parameter near 0 that it knows to +/- sigma_j >>
+    convention. For a parameter near 0 that is known to +/- sigma_j >>
     |u_j| (a slope of 1e-13 +/- 5e-3), that step moves no residual beyond
     its rounding, and the covariance from such a column is noise: a
-    confident, wrong error bar. Where ``|u_j| < sigma_j``, the Jacobian at
-    the solution is computed again with sigma_j (at most 1) as the floor
-    under the step (``differences.central_differences``), 2n evaluations,
-    and the covariance with it. The steps of the fit itself keep MINPACK's
-    convention: at a bound's fold (u_j ~ 0, sigma_j huge) a larger step
-    would let the polish bounce across the fold.
+    confident, wrong error bar. Where ``|u_j| < sigma_j``
+    (``differences.step_floor``), the Jacobian at the solution is computed
+    again with sigma_j as the floor under the step, 2n evaluations, and the
+    covariance with it. The steps of the fit itself keep MINPACK's
+    convention: at a bound's fold (u_j ~ 0, sigma_j large) a larger step
+    would let the polish bounce across the fold. If the larger steps meet
+    a non-finite residual on both sides, the polish's covariance is kept.
     """
-    scale = _typical_size(result)
+    if result.jtj is None or result.fvec is None:
+        return
+    scale = step_floor(np.diagonal(result.jtj()), result.fvec)
     if not (np.abs(result.u) < scale).any():
         return
-    J = central_differences(residual, result.u, scale=scale)
+    try:
+        J = central_differences(residual, result.u, scale=scale)
+    except FloatingPointError:
+        return
     jtj = J.T @ J
     result.cov_u, result.jtj = _inverse(jtj), (lambda: jtj)
 
@@ -279,23 +285,6 @@ def _inverse(matrix):
         return np.linalg.inv(matrix)
     except np.linalg.LinAlgError:
         return None
-
-
-def _typical_size(result):
-    """Each u_j's standard error from `result`'s covariance, at most 1 (1 if unknown).
-
-    The floor under a difference step (`_near_zero_steps`). Capped at 1, the
-    convention when nothing is known: a parameter on its bound's fold, or a
-    covariance spoiled by non-finite residuals, can show absurd values, and
-    a huge step would make the Jacobian wrong.
-    """
-    n = len(result.u)
-    r = result.fvec
-    if result.cov_u is None or r is None or len(r) <= n:
-        return np.ones(n)
-    variance = np.diagonal(result.cov_u) * float(r @ r) / (len(r) - n)
-    sigma = np.sqrt(np.where(variance > 0, variance, 1.0))
-    return np.minimum(np.nan_to_num(sigma, nan=1.0), 1.0)
 
 
 def _once_per_point(residual):
