@@ -39,7 +39,7 @@ import numpy as np
 from . import bounds, covariance
 from .constraints import ConstraintPlan, propagate
 from .engines import get_engine
-from .engines.differences import central_differences, step_floor
+from .engines.differences import central_differences, with_floored_steps
 from .evaluator import Interpreter
 from .evaluator_ops import default_symtable
 from .objective import FitError, make_objective
@@ -286,14 +286,9 @@ class Minimizer:
         # one from a Jacobian by central differences at that point.
         if result.cov_u is None and result.jtj is None and result.success:
             J = central_differences(residual, u)
-            # A parameter near 0 gets a step below rounding from |u| alone:
-            # redo those columns with its standard error as the floor.
-            floor = step_floor(np.einsum("ij,ij->j", J, J), fvec)
-            if (np.abs(u) < floor).any():
-                try:
-                    J = central_differences(residual, u, scale=floor)
-                except FloatingPointError:
-                    pass  # not finite at the larger steps: keep the first J
+            # (a parameter near 0 needs steps floored at its standard error)
+            floored = with_floored_steps(residual, u, np.einsum("ij,ij->j", J, J), fvec)
+            J = J if floored is None else floored
             jtj = J.T @ J
             try:
                 cov_u = np.linalg.inv(jtj)

@@ -160,3 +160,48 @@ def step_floor(jtj_diagonal, r):
     with np.errstate(divide="ignore", invalid="ignore"):
         sigma = np.sqrt(s2 / d)
     return np.where(np.isfinite(sigma) & (d > 0), np.minimum(sigma, 1.0), 1.0)
+
+
+def with_floored_steps(residual, u, jtj_diagonal, r):
+    """J at a solution again, where a step relative to |u_j| was too small; else None.
+
+    A Jacobian for error bars, taken with ``rel_step * |u_j|`` steps, is
+    noise in the column of a parameter near 0 that is known to +/- sigma_j
+    >> |u_j|: the step moves no residual beyond its rounding, and the error
+    bar comes out confident and wrong. Where ``|u_j| < sigma_j``
+    (`step_floor`, from the diagonal of the first J^T J), the Jacobian is
+    computed again with sigma_j as the floor under the step: 2n more
+    evaluations.
+
+    Parameters
+    ----------
+    residual : callable
+    u : ndarray, shape (n,)
+    jtj_diagonal : ndarray, shape (n,)
+        The diagonal of ``J^T J`` from the first Jacobian.
+    r : ndarray, shape (N,)
+        The residual at `u`.
+
+    Returns
+    -------
+    J : ndarray, shape (N, n), or None
+        None if no step needed a floor, or if the larger steps met a
+        non-finite residual on both sides (then the first J stands).
+
+    Examples
+    --------
+    >>> x = np.linspace(0.0, 1.0, 5)
+    >>> f = lambda u: u[0] * x - np.array([0.01, -0.02, 0.0, 0.02, -0.01])
+    >>> J = with_floored_steps(f, np.array([1e-13]), np.array([0.0]), f(np.array([1e-13])))
+    >>> np.allclose(J[:, 0], x)
+    True
+    >>> with_floored_steps(f, np.array([2.0]), np.array([1.875]), f(np.array([2.0]))) is None
+    True
+    """
+    floor = step_floor(jtj_diagonal, r)
+    if not (np.abs(u) < floor).any():
+        return None
+    try:
+        return central_differences(residual, u, scale=floor)
+    except FloatingPointError:
+        return None

@@ -81,7 +81,7 @@ import numpy as np
 from scipy.optimize import leastsq as _scipy_leastsq
 
 from .base import EngineResult
-from .differences import central_differences, step_floor
+from .differences import central_differences, with_floored_steps
 
 #: Tolerance (xtol and ftol) of the polishing run: about 5 eps, where
 #: MINPACK stops because nothing is left to improve.
@@ -238,45 +238,25 @@ def run(residual, u0, jacobian=None, box=None, polish=True, **kws):
     # The first run converged (unless it was stuck); the polish only improves on it.
     second.success = not stuck or (second.info["polish_ier"] in SUCCESS_CODES
                                    and not np.array_equal(second.u, u0))
-    second.message = f"{first.message} Polished: {second.message}"
-    if second.info["polish_ier"] == 5:  # (MINPACK's count would confuse: it is of trials)
+    if second.info["polish_ier"] == 5:
+        # Out of trial steps while polishing (a long crawl along a flat
+        # valley). MINPACK's own message would count trials only. SciPy
+        # gives no covariance then, but the point is at least as good as
+        # the first run's and MINPACK's last Jacobian is there.
         second.message = f"{first.message} Polished until {limit} were used."
-    if second.cov_u is None and second.info["polish_ier"] == 5:
-        # Out of evaluations while polishing (a long crawl along a flat
-        # valley): SciPy gives no covariance then, but the point is at least
-        # as good as the first run's and MINPACK's last Jacobian is there.
-        second.cov_u = _inverse(second.jtj())
-    if jacobian is None and maxfev - guarded.calls >= 2 * n + 1:
-        _near_zero_steps(guarded.strict, second)
+        if second.cov_u is None:
+            second.cov_u = _inverse(second.jtj())
+    else:
+        second.message = f"{first.message} Polished: {second.message}"
+    # The polish's steps keep MINPACK's convention, relative to |u_j|: at a
+    # bound's fold (u_j ~ 0) a larger step would let it bounce across the
+    # fold. Only its error bars need the floored steps.
+    if jacobian is None and maxfev - guarded.calls >= 2 * n + 1 and second.jtj is not None:
+        J = with_floored_steps(guarded.strict, second.u, np.diagonal(second.jtj()), second.fvec)
+        if J is not None:
+            jtj = J.T @ J
+            second.cov_u, second.jtj = _inverse(jtj), (lambda: jtj)
     return guarded.report(second)
-
-
-def _near_zero_steps(residual, result):
-    """Redo the covariance where a difference step was too small for its parameter.
-
-    The polish steps each u_j by ``RELATIVE_STEP * |u_j|``, MINPACK's
-    convention. For a parameter near 0 that is known to +/- sigma_j >>
-    |u_j| (a slope of 1e-13 +/- 5e-3), that step moves no residual beyond
-    its rounding, and the covariance from such a column is noise: a
-    confident, wrong error bar. Where ``|u_j| < sigma_j``
-    (``differences.step_floor``), the Jacobian at the solution is computed
-    again with sigma_j as the floor under the step, 2n evaluations, and the
-    covariance with it. The steps of the fit itself keep MINPACK's
-    convention: at a bound's fold (u_j ~ 0, sigma_j large) a larger step
-    would let the polish bounce across the fold. If the larger steps meet
-    a non-finite residual on both sides, the polish's covariance is kept.
-    """
-    if result.jtj is None or result.fvec is None:
-        return
-    scale = step_floor(np.diagonal(result.jtj()), result.fvec)
-    if not (np.abs(result.u) < scale).any():
-        return
-    try:
-        J = central_differences(residual, result.u, scale=scale)
-    except FloatingPointError:
-        return
-    jtj = J.T @ J
-    result.cov_u, result.jtj = _inverse(jtj), (lambda: jtj)
 
 
 def _inverse(matrix):
