@@ -146,7 +146,8 @@ def raw_start(case):
     v = list(varying_start(case).values())
     if case == "bound":
         a, b = BOUNDS
-        v[3] = math.asin(2.0 * (v[3] - a) / (b - a) - 1.0)
+        # the branch around 2 pi, as bounds.both_to_internal takes it
+        v[3] = 2.0 * math.pi + math.asin(2.0 * (v[3] - a) / (b - a) - 1.0)
     return np.array(v)
 
 

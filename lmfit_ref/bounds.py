@@ -12,8 +12,14 @@ Derivation
 Two-sided, ``min = a``, ``max = b``. The sine maps R onto [-1, 1]::
 
     P(u)   = a + (b - a) * (sin(u) + 1) / 2
-    u(P)   = arcsin(2 * (P - a) / (b - a) - 1)
+    u(P)   = 2 pi + arcsin(2 * (P - a) / (b - a) - 1)
     dP/du  = (b - a) / 2 * cos(u)
+
+The inverse takes the branch of arcsin around 2 pi, u in [3 pi/2, 5 pi/2],
+not the usual one around 0: P(u) is the same, but the midpoint of the
+bounds is then u = 2 pi, not u = 0. MINPACK measures its first step and its
+convergence relative to |u|, and a start at the midpoint (u ~ 1e-17 on the
+usual branch) would give it a first step of 1e-17 and a fit that never moves.
 
 Lower bound only, ``min = a``. ``sqrt(u**2 + 1)`` maps R onto [1, inf)::
 
@@ -158,13 +164,19 @@ def both_to_external(u, a, b):
 
 
 def both_to_internal(P, a, b):
-    """u = arcsin(2 * (P - a) / (b - a) - 1), the branch in [-pi/2, pi/2].
+    """u = 2 pi + arcsin(2 * (P - a) / (b - a) - 1), the branch in [3 pi/2, 5 pi/2].
 
-    >>> both_to_internal(5.0, 0.0, 10.0)
-    0.0
+    >>> both_to_internal(5.0, 0.0, 10.0) == 2 * math.pi
+    True
     """
     s = 2.0 * (P - a) / (b - a) - 1.0
-    return math.asin(1.0 if s > 1.0 else (-1.0 if s < -1.0 else s))
+    # deviation: the usual branch (around 0) puts the midpoint of the bounds
+    # at u ~ 1e-17, where MINPACK's steps, relative to |u|, vanish: a
+    # parameter started there never moved and the fit reported success.
+    return _TWO_PI + math.asin(1.0 if s > 1.0 else (-1.0 if s < -1.0 else s))
+
+
+_TWO_PI = 2.0 * math.pi
 
 
 def both_slope(u, a, b):
@@ -267,13 +279,13 @@ def near_bound(u, a=None, b=None, tol=1e-3, sigma_u=None):
 def search_range(u0, a=None, b=None, P_lo=None, P_hi=None):
     """The interval of u a global search (annealing) explores for one parameter.
 
-    Two bounds: the whole interval, u in [-pi/2, pi/2], unless `P_lo` or
+    Two bounds: the whole interval, u in [3 pi/2, 5 pi/2], unless `P_lo` or
     `P_hi` (in the parameter's units) narrow it. Otherwise `P_lo`/`P_hi`
     if given, else the start `u0` plus or minus its magnitude (at least 1).
     With one bound the map folds (P is even in u), so the search covers P
     from the bound out to the farther of the two ends.
 
-    >>> search_range(0.3, 0.0, 1.0) == (-math.pi / 2, math.pi / 2)
+    >>> search_range(0.3, 0.0, 1.0) == (1.5 * math.pi, 2.5 * math.pi)
     True
     >>> search_range(5.0), search_range(5.0, P_lo=-2.0, P_hi=8.0)
     ((0.0, 10.0), (-2.0, 8.0))
@@ -283,13 +295,13 @@ def search_range(u0, a=None, b=None, P_lo=None, P_hi=None):
     """
     to_external, to_internal, _ = transform_for(a, b)
     if a is not None and b is not None and P_lo is None and P_hi is None:
-        return -math.pi / 2, math.pi / 2
+        return _TWO_PI - math.pi / 2, _TWO_PI + math.pi / 2
     # The ends in P (given, or the start plus or minus its reach in u), then
     # mapped to u; a one-bound map can run either way, so sort them.
     reach = max(abs(u0), 1.0)
     ends = [to_external(u0 - reach, a, b) if P_lo is None else clip(P_lo, a, b),
             to_external(u0 + reach, a, b) if P_hi is None else clip(P_hi, a, b)]
-    if a is not None and b is not None:  # two bounds: u on [-pi/2, pi/2], increasing
+    if a is not None and b is not None:  # two bounds: u on [3 pi/2, 5 pi/2], increasing
         return tuple(sorted(to_internal(P, a, b) for P in ends))
     if a is None and b is None:
         return tuple(sorted(ends))

@@ -107,14 +107,14 @@ def test_round_trip_huge_distance_from_one_sided_bound(kind):
 @pytest.mark.parametrize("kind", ["lower", "both"])
 def test_internal_then_external_on_principal_branch(kind):
     # u -> P -> u is the identity on the branch to_internal returns:
-    # u >= 0 for one-sided bounds, [-pi/2, pi/2] for two-sided ones.
+    # u >= 0 for one-sided bounds, [3 pi/2, 5 pi/2] (around 2 pi) for two-sided ones.
     rng = np.random.default_rng(3)
     for _ in range(N):
         a, b = random_bounds(rng, kind)
         if kind == "lower":
             u = 10.0 ** rng.uniform(-2, 3)
         else:
-            u = rng.uniform(-1.5, 1.5)
+            u = 2 * math.pi + rng.uniform(-1.5, 1.5)
         u2 = bounds.to_internal(bounds.to_external(u, a, b), a, b)
         assert u2 == pytest.approx(u, rel=1e-6, abs=1e-9)
 
@@ -168,9 +168,11 @@ def test_at_bound_and_centre_exact_values():
     assert bounds.to_external(0.0, None, -2.5) == -2.5
     assert bounds.to_internal(2.5, 2.5, None) == 0.0
     assert bounds.to_internal(-2.5, None, -2.5) == 0.0
-    assert bounds.to_internal(-1.0, -1.0, 3.0) == pytest.approx(-math.pi / 2)
-    assert bounds.to_internal(3.0, -1.0, 3.0) == pytest.approx(math.pi / 2)
-    assert bounds.to_internal(1.0, -1.0, 3.0) == 0.0
+    # Two-sided: the branch around 2 pi, so the midpoint is u = 2 pi, never ~0
+    # (MINPACK scales its first step and its xtol test by |u|).
+    assert bounds.to_internal(-1.0, -1.0, 3.0) == pytest.approx(1.5 * math.pi)
+    assert bounds.to_internal(3.0, -1.0, 3.0) == pytest.approx(2.5 * math.pi)
+    assert bounds.to_internal(1.0, -1.0, 3.0) == 2 * math.pi
     assert bounds.to_external(math.pi / 2, -1.0, 3.0) == 3.0
     assert bounds.to_external(-math.pi / 2, -1.0, 3.0) == -1.0
     # One-sided: P = a - 1 + sqrt(u**2 + 1); u = sqrt(3) gives a + 1.
@@ -223,3 +225,23 @@ def test_clip():
         a, b = sorted(rng.normal(size=2) * 10)
         P = float(rng.normal() * 20)
         assert bounds.clip(P, a, b) == min(max(P, a), b)
+
+
+def test_two_sided_start_at_the_midpoint_moves():
+    # With the branch around 0, a start at the midpoint of its bounds was
+    # u ~ 1e-17: MINPACK's first step (relative to |u|) was ~1e-17 and the
+    # parameter never moved, while the fit reported success. Here the
+    # truth is known exactly (a noise-free line), for many bound pairs on
+    # a 0.1 grid, each started at its midpoint.
+    import lmfit_ref
+    x = np.linspace(0.0, 1.0, 20)
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        a = round(int(rng.integers(-20, 20)) / 10, 1)
+        b = round(a + int(rng.integers(1, 20)) / 10, 1)
+        truth = a + (b - a) * rng.uniform(0.05, 0.95)
+        p = lmfit_ref.Parameters()
+        p.add("f", value=(a + b) / 2, min=a, max=b)
+        out = lmfit_ref.minimize(lambda p: p["f"].value * x - truth * x, p)
+        assert out.success, out.message
+        assert p["f"].value == pytest.approx(truth, rel=1e-9, abs=1e-12), (a, b, truth)
