@@ -78,6 +78,9 @@ Book: book/bounds.md
 """
 import math
 
+#: The centre of the two-sided inverse's branch (module docstring).
+_TWO_PI = 2.0 * math.pi
+
 __all__ = ["to_internal", "to_external", "slope", "transform_for", "near_bound", "search_range",
            "clip"]
 
@@ -170,13 +173,9 @@ def both_to_internal(P, a, b):
     True
     """
     s = 2.0 * (P - a) / (b - a) - 1.0
-    # deviation: the usual branch (around 0) puts the midpoint of the bounds
-    # at u ~ 1e-17, where MINPACK's steps, relative to |u|, vanish: a
-    # parameter started there never moved and the fit reported success.
+    # deviation: not the usual branch (around 0): see the module docstring.
     return _TWO_PI + math.asin(1.0 if s > 1.0 else (-1.0 if s < -1.0 else s))
 
-
-_TWO_PI = 2.0 * math.pi
 
 
 def both_slope(u, a, b):
