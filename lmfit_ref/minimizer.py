@@ -14,9 +14,11 @@ This module composes the others. The data path of one fit:
    function, and checks what came back (an array of float, the same length
    every time, every element finite) with a handful of cheap tests. No
    parsing, no sorting, no dictionaries built, no copies.
-3. After the engine returns, the best values are written back, the fit
-   statistics computed, and ``covariance.py`` turns the engine's covariance
-   into ``stderr`` and ``correl`` in the user's coordinates.
+3. After the engine returns, the final stage (``certify.py``) checks that
+   its point is a minimum, in units of the standard errors, polishing it
+   if not; the best values are written back, the fit statistics computed,
+   and ``uncertainty.py`` gives ``stderr`` and ``correl`` from a Jacobian
+   taken in the user's units.
 4. If anything raises (the user's function, a NaN, a length change, even
    KeyboardInterrupt), every Parameter gets back exactly the state it had
    before the fit, and the exception says at which evaluation and with
@@ -36,14 +38,15 @@ import math
 
 import numpy as np
 
-from . import bounds, covariance
+from . import bounds
+from .certify import certify
 from .constraints import ConstraintPlan, propagate
 from .engines import get_engine
-from .engines.differences import central_differences, with_floored_steps
 from .evaluator import Interpreter
 from .evaluator_ops import default_symtable
 from .objective import FitError, make_objective
 from .parameters import Parameters
+from .uncertainty import stderr_correl
 
 __all__ = ["Minimizer", "minimize", "FitError"]
 
@@ -184,7 +187,7 @@ class Minimizer:
 
     # -- step 2: the hot path ------------------------------------------------------
     def _make_objective(self, user_jacobian=None, col_deriv=False):
-        """Build ``residual(u)`` and ``jacobian(u)`` for the engine (``objective.py``)."""
+        """Build the fit's `Objective`: ``residual(u)``, ``jacobian(u, r)`` (``objective.py``)."""
         return make_objective(self.userfcn, self.params, self.userargs, self.userkws,
                               self._varying, self._maps, self._constraints,
                               user_jacobian, col_deriv)
@@ -227,7 +230,7 @@ class Minimizer:
                 symtable.pop(name, None)
         self._symtable_names = set(self.params)
 
-    def _fit(self, engine_name, kws):
+    def _fit(self, engine_name, kws, final_stage=True):
         self._check_inputs(require=("function", "params"))
         saved = self._save()
         try:
@@ -237,15 +240,20 @@ class Minimizer:
             user_jacobian = options.pop("Dfun", None)
             if user_jacobian is not None and not callable(user_jacobian):
                 raise TypeError(f"Dfun must be callable, got {type(user_jacobian).__name__}")
-            col_deriv = bool(options.get("col_deriv", False))
+            col_deriv = bool(options.pop("col_deriv", False))
+            polish = options.pop("polish", True)
+            if not isinstance(polish, bool):
+                raise TypeError(f"polish must be True or False, got {polish!r}")
             search = {}
             if getattr(engine, "USES_BOX", False):
                 search["box"] = self._search_box(options.pop("lower", None),
                                                  options.pop("upper", None))
-            residual, jacobian, evaluations = self._make_objective(user_jacobian, col_deriv)
-            result = engine.run(residual, self._u0.copy(), jacobian=jacobian, **search, **options)
+            obj = self._make_objective(user_jacobian, col_deriv)
+            obj.step = _forward_step(options.pop("epsfcn", None), engine_name)
+            result = engine.run(obj.residual, self._u0.copy(), jacobian=obj.jacobian,
+                                evaluations=obj.evaluations, **search, **options)
             self.engine = engine_name
-            self._finish(result, residual, evaluations)
+            self._finish(result, obj, polish, options.get("maxfev"), final_stage)
         except BaseException:
             self._restore(saved)
             raise
@@ -265,69 +273,71 @@ class Minimizer:
                 raise ValueError(f"anneal: {name} must have one value per varying parameter "
                                  f"({n}: {', '.join(self.var_names)}), got {len(values)}")
             ends.append(values)
-        lo, hi = [], []
-        for (_, _, a, b), par, u0, P_lo, P_hi in zip(self._maps, self._varying,
-                                                    self._u0.tolist(), *ends):
-            u_lo, u_hi = bounds.search_range(u0, a, b, P_lo, P_hi)
+        box = [bounds.search_range(u0, a, b, P_lo, P_hi) for (_, _, a, b), u0, P_lo, P_hi
+               in zip(self._maps, self._u0.tolist(), *ends)]
+        for par, (u_lo, u_hi), P_lo, P_hi in zip(self._varying, box, *ends):
             if not u_lo < u_hi:
                 raise ValueError(f"anneal: empty search range for {par.name!r} "
                                  f"(lower {P_lo}, upper {P_hi})")
-            lo.append(u_lo)
-            hi.append(u_hi)
-        return np.array(lo), np.array(hi)
+        return np.array([lo for lo, _ in box]), np.array([hi for _, hi in box])
 
-    def _finish(self, result, residual, evaluations):
-        """Write the best point back and compute the Table of Fit Results."""
+    def _finish(self, result, obj, polish, maxfev, final_stage):
+        """Certify the engine's point, write it back, compute the Table of Fit Results."""
         u = result.u
-        fvec = result.fvec if result.fvec is not None else np.array(residual(u))
-        # deviation: lmfit 0.5's lbfgsb and anneal left the params at their
-        # last probe and gave no error bars; every engine here ends at its best
-        # point, and one without a covariance (lbfgsb, anneal unpolished) gets
-        # one from a Jacobian by central differences at that point.
-        if result.cov_u is None and result.jtj is None and result.success:
-            J = central_differences(residual, u)
-            # (a parameter near 0 needs steps floored at its standard error)
-            floored = with_floored_steps(residual, u, np.einsum("ij,ij->j", J, J), fvec)
-            J = J if floored is None else floored
-            jtj = J.T @ J
-            try:
-                cov_u = np.linalg.inv(jtj)
-            except np.linalg.LinAlgError:
-                cov_u = None
-            result.cov_u, result.jtj = cov_u, (lambda: jtj)
-            residual(u)  # leave the Parameters at the best point again
-        for par, (to_external, _, a, b), v in zip(self._varying, self._maps, u.tolist()):
-            par._value = to_external(v, a, b)
+        fvec = result.fvec if result.fvec is not None else np.array(obj.residual(u))
+        self.ndata = len(fvec)
+        self.nfree = self.ndata - self.nvarys
+        if maxfev is None and self.engine == "leastsq":
+            maxfev = 1000 * (self.nvarys + 1)
+        verdict = None
+        if final_stage:
+            # deviation: lmfit 0.5 reported the engine's own verdict and
+            # covariance; here every fit is certified after its engine.
+            verdict = certify(obj, u, fvec, self.var_names, self.nfree, polish=polish,
+                              maxfev=maxfev, scale_covar=self.scale_covar)
+            u, fvec = verdict.u, verdict.r
+        # Leave the Parameters at the best point: the last call may have
+        # been a rejected trial or a difference step.
+        for par, v in zip(self._varying, obj.values(u)):
+            par._value = v
         if self._constraints:
-            # The engine's last call may have been a rejected trial point:
-            # recompute the constrained values at the best one.
             symtable = self._asteval.symtable
             for par in self._varying:
                 symtable[par.name] = par._value
             self._constraints.evaluate()
 
-        # deviation: nfev counts every call of the user's function (SciPy's
-        # first shape check and the polish's difference Jacobians included),
-        # where lmfit 0.5 reported MINPACK's own count.
-        self.nfev = evaluations()
+        # deviation: nfev counts every call of the user's function (the
+        # Jacobians' and the final stage's included), where lmfit 0.5
+        # reported MINPACK's own count.
+        self.nfev = obj.evaluations()
         self.engine_info = dict(result.info)
-        self.success = bool(result.success)
         self.ier = result.info.get("ier")
         self.lmdif_message = result.info.get("lmdif_message")
         self.residual = fvec
-        self.ndata = len(fvec)
-        self.nfree = self.ndata - self.nvarys
         self.chisqr = float(fvec @ fvec)
         self.redchi = self.chisqr / self.nfree if self.nfree > 0 else math.nan
-
+        message = " ".join(str(result.message).split())
+        if verdict is None:
+            self.success = bool(result.success)
+            self.message = f"{'Fit succeeded' if self.success else 'Fit did not converge'}: {message}"
+            self.covar, self.errorbars = None, False
+            return
+        self.engine_info.update(certificate=float(verdict.analysis.worst()[1]),
+                                jacobian=verdict.jacobian, final_stage=verdict.notes)
+        # A certified point is a minimum, whatever the engine's own test said.
+        self.success = verdict.certified
         status = "Fit succeeded" if self.success else "Fit did not converge"
-        self.message = f"{status}: {' '.join(str(result.message).split())}"
-        problems = self._uncertainties(result, u)
-        self.errorbars = not problems
+        self.message = f"{status}: {message}"
+        if verdict.notes:
+            self.message += " Then " + "; ".join(verdict.notes) + "."
+        if verdict.problems:
+            self.message += " Not certified: " + "; ".join(verdict.problems) + "."
+        problems = self._uncertainties(verdict)
+        self.errorbars = self.success and not problems
         if problems:
             self.message += " Uncertainties not estimated: " + "; ".join(problems) + "."
 
-    def _uncertainties(self, result, u):
+    def _uncertainties(self, verdict):
         """Set stderr and correl on every parameter; return what went wrong."""
         self.covar = None
         # deviation: a stderr that could not be estimated is None, never a
@@ -338,39 +348,24 @@ class Minimizer:
             # constrained one gets a propagated error below, if it can.
             fixed = not par.vary and par.expr is None
             par.stderr, par.correl = (0.0, None) if fixed else (None, None)
-        values = u.tolist()
+        out = verdict.analysis
         # A parameter on its bound has no Gaussian error bar (the manual's
-        # 3.4: being near a bound makes errorbars False). The others get the
-        # covariance with it held on the bound (covariance.conditional_covariance).
+        # 3.4); the others get the covariance with it held there.
         # deviation: lmfit 0.5 reported whatever the engine's covariance gave
-        # for a parameter on its bound (a number from a Jacobian at an earlier
-        # iterate, mapped with dP/du ~ 0) and kept it in the others' errors.
-        # "On its bound": within a hundredth of its standard error in u of the
-        # map's fold (bounds.near_bound).
-        scale = self.redchi if self.scale_covar else 1.0
-        sigma_u = ([math.sqrt(c * scale) if c > 0 else None for c in result.cov_u.diagonal().tolist()]
-                   if result.cov_u is not None and self.nfree > 0 else [None] * len(values))
-        on_bound = [(a is not None or b is not None) and bounds.near_bound(v, a, b, sigma_u=s)
-                    for v, s, (_, _, a, b) in zip(values, sigma_u, self._maps)]
+        # for a parameter on its bound and kept it in the others' errors.
         problems = [f"{par.name!r} ended at its bound (value {par.value!r}, bounds "
                     f"[{par.min}, {par.max}]), where dP/du is ~0"
-                    for par, flag in zip(self._varying, on_bound) if flag]
+                    for par, flag in zip(self._varying, verdict.on_bound) if flag]
         if self.nfree <= 0:
             return problems + [f"no degrees of freedom ({self.ndata} residuals for "
                                f"{self.nvarys} variables)"]
-        cov_u = result.cov_u
-        if problems and result.jtj is not None and (self.success or cov_u is not None):
-            keep = [i for i, flag in enumerate(on_bound) if not flag]
-            cov_u = covariance.conditional_covariance(result.jtj(), keep)
-        if cov_u is None:
-            if not self.success:
-                return problems + ["the fit did not converge, so the engine computed no covariance"]
-            return problems + ["the engine gave no covariance: J^T J is singular (a parameter "
-                               "has no effect on the fit, or a combination of them has none)"]
-        D = [slope(v, a, b) for (_, slope, a, b), v in zip(self._maps, values)]
-        self.covar = covariance.external_covariance(cov_u, D, self.redchi, self.scale_covar)
-        stderr, correl = covariance.stderr_correl(self.covar, self.var_names)
-        for par, s, c, flag in zip(self._varying, stderr, correl, on_bound):
+        if out.undetermined:
+            return problems + list(out.undetermined)
+        if not self.success:
+            return problems + ["the fit is not at a minimum"]
+        self.covar = out.cov
+        stderr, correl = stderr_correl(self.covar, self.var_names)
+        for par, s, c, flag in zip(self._varying, stderr, correl, verdict.on_bound):
             if s is None and not flag:
                 problems.append(f"the variance of {par.name!r} is not a positive number")
             par.stderr, par.correl = s, c
@@ -473,3 +468,12 @@ def minimize(function, params, args=None, kws=None, engine="leastsq", **leastsq_
     fitter = Minimizer(function, params, fcn_args=args, fcn_kws=kws, **leastsq_kws)
     fitter._fit(engine, {})  # an unknown engine raises, listing the valid ones
     return fitter
+
+
+def _forward_step(epsfcn, engine):
+    """The forward-difference step of the engines' Jacobian: sqrt(epsfcn), as in MINPACK."""
+    if epsfcn is None:
+        return None
+    if isinstance(epsfcn, bool) or not isinstance(epsfcn, (int, float)) or not epsfcn >= 0:
+        raise TypeError(f"{engine}: epsfcn must be a non-negative number, got {epsfcn!r}")
+    return math.sqrt(max(float(epsfcn), float(np.finfo(float).eps)))

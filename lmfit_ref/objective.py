@@ -33,10 +33,10 @@ import functools
 
 import numpy as np
 
-from . import bounds
+from . import bounds, differences
 from .constraints import as_value
 
-__all__ = ["FitError", "NonFiniteResidual", "make_objective"]
+__all__ = ["FitError", "NonFiniteResidual", "Objective", "make_objective"]
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -94,7 +94,7 @@ def _as_residual(r, count, params):
 
 def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobian=None,
                    col_deriv=False):
-    """Build ``residual(u)`` (and ``jacobian(u)``) for the engine.
+    """Build the `Objective` of one fit: ``residual(u)``, ``at_values(P)``, ``jacobian(u)``.
 
     Parameters
     ----------
@@ -107,15 +107,10 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
     plan : constraints.ConstraintPlan or None
         The constrained parameters, evaluated after the varying ones.
     user_jacobian : callable or None
-        ``Dfun(params, *args, **kws)``, d(residual)/d(value), chained here
-        through dP/du.
+        ``Dfun(params, *args, **kws)``, d(residual)/d(value); else the
+        Jacobian is taken by finite differences in the user's units.
     col_deriv : bool
         `user_jacobian` returns shape (nvarys, ndata) instead of (ndata, nvarys).
-
-    Returns
-    -------
-    residual, jacobian (or None), evaluations
-        ``evaluations()`` is the number of residual calls so far.
 
     Everything the closures use is bound to local names here, once, so
     that each evaluation only writes nvarys floats, calls the user's
@@ -159,15 +154,6 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
                                f"{', '.join(f'{n}={p._value!r}' for n, p in named)})") from None
             symtable[name] = par._value = value
 
-    def set_values(u):
-        values = u.tolist()
-        for par, v in zip(varying, values):
-            par._value = v
-        for par, to_external, a, b, i in bounded:
-            par._value = to_external(values[i], a, b)
-        if order:
-            constrain()
-
     def check(r):
         """The slow path: convert or refuse `r`, learn or enforce its length."""
         nonlocal shape
@@ -184,14 +170,10 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
                            f"(parameters {_describe(params)})")
         return r
 
-    def residual(u):
+    def evaluate():
+        """Call the user's function at the values just written; check what it returns."""
         nonlocal count
         count += 1
-        values = u.tolist()  # set_values(u), inlined: this is the hot path
-        for par, v in zip(varying, values):
-            par._value = v
-        for par, to_external, a, b, i in bounded:
-            par._value = to_external(values[i], a, b)
         if order:
             constrain()
         try:
@@ -218,15 +200,45 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
                                     f"at evaluation {count} (parameters {_describe(params)})")
         return r
 
+    def residual(u):
+        """The residual at internal vector u (what the engines call)."""
+        values = u.tolist()
+        for par, v in zip(varying, values):
+            par._value = v
+        for par, to_external, a, b, i in bounded:
+            par._value = to_external(values[i], a, b)
+        return evaluate()
+
+    def at_values(P):
+        """The residual at the varying parameters' values P (the differences' steps)."""
+        for par, v in zip(varying, P.tolist()):
+            par._value = v
+        return evaluate()
+
     def evaluations():
         return count
 
-    if user_jacobian is None:
-        return residual, None, evaluations
-    slopes = [(slope, a, b) for (_, slope, a, b) in maps]
+    inverse = [bounds.transform_for(a, b)[1] for (_, _, a, b) in maps]
 
-    def jacobian(u):
-        set_values(u)
+    def internal(P):
+        """u(P), an array (each value must lie within its bounds)."""
+        return np.array([to_internal(v, a, b) for to_internal, (_, _, a, b), v
+                         in zip(inverse, maps, list(P))], dtype=float)
+
+    def values(u):
+        """P(u), a list of floats."""
+        return [to_external(v, a, b) for (to_external, _, a, b), v in zip(maps, u.tolist())]
+
+    def slopes(u):
+        """dP/du at u, shape (n,)."""
+        return np.array([slope(v, a, b) for (_, slope, a, b), v in zip(maps, u.tolist())])
+
+    def dfun(P):
+        """The user's Dfun at values P, checked, as dr/dP of shape (N, n)."""
+        for par, v in zip(varying, P.tolist()):
+            par._value = v
+        if order:
+            constrain()
         try:
             J = np.asarray(user_jacobian(params, *args, **kws), dtype=float)
         except Exception as err:
@@ -237,9 +249,70 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
             raise FitError(f"Dfun must return a finite array of shape {want} "
                            f"({'col_deriv=True' if col_deriv else 'rows = residuals'}), got "
                            f"shape {J.shape} (parameters {_describe(params)})")
-        # Chain rule: dr/du = dr/dP * dP/du, one factor per parameter.
-        D = np.array([slope(v, a, b) for (slope, a, b), v in zip(slopes, u.tolist())])
-        return J * D[:, None] if col_deriv else J * D
+        return J.T if col_deriv else J
 
-    return residual, jacobian, evaluations
+    return Objective(residual, at_values, evaluations, values, internal, slopes,
+                     dfun if user_jacobian is not None else None,
+                     [a for (_, _, a, _) in maps], [b for (_, _, _, b) in maps])
 
+
+class Objective:
+    """What a fit evaluates: the residual in u and in P, and the Jacobian the engines use.
+
+    Attributes
+    ----------
+    residual : callable
+        ``residual(u) -> r``, the hot path.
+    at_values : callable
+        ``at_values(P) -> r``: the residual at the varying parameters'
+        values P (for the finite differences, which step in P).
+    evaluations : callable
+        ``evaluations() -> int``, calls of the user's function so far.
+    values, internal, slopes : callable
+        ``values(u)`` is P(u) (a list), ``internal(P)`` is u(P) (an array),
+        ``slopes(u)`` is dP/du (an array).
+    dfun : callable or None
+        ``dfun(P) -> dr/dP``, shape (N, n): the user's ``Dfun``, if given.
+    lo, hi : list
+        Each varying parameter's bounds (None for none).
+    last : tuple or None
+        ``(u, J_P, r, kind)`` of the last `jacobian` computed: where, dr/dP,
+        the residual there, and ``'forward'`` or ``'user'``.
+    """
+
+    def __init__(self, residual, at_values, evaluations, values, internal, slopes, dfun, lo, hi):
+        self.residual, self.at_values, self.evaluations = residual, at_values, evaluations
+        self.values, self.internal, self.slopes, self.dfun = values, internal, slopes, dfun
+        self.lo, self.hi = lo, hi
+        self.floor = None   # the step floors of `differences`, updated after each Jacobian
+        self.step = None    # the forward step, if not differences.FORWARD_STEP (epsfcn)
+        self.last = None
+
+    def jacobian_P(self, P, r=None, central=False, nfree=0):
+        """dr/dP at values P: the user's Dfun, else differences (forward or central)."""
+        P = np.asarray(P, dtype=float)
+        if self.dfun is not None and not central:
+            return self.dfun(P)
+        if self.floor is None:
+            self.floor = differences.first_floor(P)
+        J = differences.jacobian(self.at_values, P, self.floor, self.lo, self.hi,
+                                 central=central, r0=r, rel=None if central else self.step)
+        if r is not None:
+            held = differences.sigma_held(J, r, nfree)
+            self.floor = np.where(np.isfinite(held) & (held > 0), held, self.floor)
+        return J
+
+    def jacobian(self, u, r=None):
+        """dr/du at u, for an engine: dr/dP (forward differences or Dfun) times dP/du.
+
+        `r` is ``residual(u)`` if the engine has it (it saves an evaluation).
+        """
+        u = np.array(u, dtype=float)
+        P = self.values(u)
+        if r is None and self.dfun is None:
+            r = np.array(self.residual(u), dtype=float)
+        J = self.jacobian_P(P, r, nfree=(len(r) - len(P)) if r is not None else 0)
+        self.last = (u, J, None if r is None else np.array(r, dtype=float),
+                     "user" if self.dfun is not None else "forward")
+        # Chain rule: dr/du_j = dr/dP_j * dP_j/du_j.
+        return J * self.slopes(u)

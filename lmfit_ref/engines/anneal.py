@@ -28,7 +28,7 @@ temperature index and n the number of variables:
 
 ``width`` is the width of the search box in each coordinate. The box is in
 the Minimizer's internal coordinates u (``bounds.py``): for a parameter with
-two bounds it is the whole interval (u in [-pi/2, pi/2]), so annealing
+two bounds it is the whole interval (u in [3 pi/2, 5 pi/2]), so annealing
 searches between the bounds; for others, ``lower``/``upper`` given to
 ``Minimizer.anneal`` or, by default, the start value plus or minus its
 magnitude (at least 1).
@@ -37,10 +37,12 @@ The temperature is in units of the sum of squares. Unless ``T0`` is given,
 it is set from the spread (standard deviation) of f over random points of
 the box, so that at first typical uphill moves are often accepted.
 
-Annealing keeps the best point it has seen, and, with ``polish=True`` (the
-default), finishes with Levenberg-Marquardt from there: annealing finds the
-valley, the local method finds its floor and gives the covariance. The book
-shows what each stage contributes.
+Annealing keeps the best point it has seen and returns it. It has no test
+that this point is a minimum, so the stage after every engine
+(``certify.py``) decides, and polishes it with Levenberg-Marquardt when it
+is not (``polish=True``, the default): annealing finds the valley, the
+local method finds its floor and gives the covariance. The book shows what
+each stage contributes.
 
 Notation
 --------
@@ -58,7 +60,6 @@ import math
 
 import numpy as np
 
-from . import leastsq
 from .base import EngineResult
 
 #: It searches a box (``run``'s `box`), which the Minimizer computes.
@@ -68,7 +69,7 @@ USES_BOX = True
 SCHEDULES = ("fast", "cauchy", "boltzmann")
 
 KEYWORDS = ("schedule", "T0", "Tf", "maxiter", "maxeval", "maxaccept", "dwell", "learn_rate",
-            "feps", "quench", "m", "n", "rng", "polish")
+            "feps", "quench", "m", "n", "rng")
 
 
 def _as_rng(rng):
@@ -111,8 +112,8 @@ def reflect(u, lower, upper):
     """Fold a proposal back into the box, mirror-wise at its walls.
 
     Clipping would pile proposals up exactly on the walls, and for a
-    parameter with two bounds the walls (u = +-pi/2) are where the bounds
-    map is flat: a best point there would stall the polishing fit.
+    parameter with two bounds the walls (u = 2 pi +- pi/2) are where the bounds
+    map is flat: a best point there would stall the polish.
 
     >>> reflect(np.array([1.2, -0.5, 0.5]), np.zeros(3), np.ones(3)).tolist()
     [0.8, 0.5, 0.5]
@@ -122,9 +123,9 @@ def reflect(u, lower, upper):
     return lower + np.where(x > width, 2.0 * width - x, x)
 
 
-def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-12,
-        maxiter=400, maxeval=50_000, maxaccept=None, dwell=50, learn_rate=0.5, feps=1e-6,
-        quench=1.0, m=1.0, n=1.0, rng=None, polish=True, **unknown):
+def run(residual, u0, jacobian=None, box=None, evaluations=None, schedule="fast", T0=None,
+        Tf=1e-12, maxiter=400, maxeval=50_000, maxaccept=None, dwell=50, learn_rate=0.5,
+        feps=1e-6, quench=1.0, m=1.0, n=1.0, rng=None, **unknown):
     """Minimise ``sum(residual(u)**2)`` by simulated annealing in a box.
 
     Parameters
@@ -133,8 +134,8 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
         ``residual(u) -> ndarray``.
     u0 : ndarray, shape (nvar,)
         Start, inside `box`.
-    jacobian : callable or None
-        Used by the polishing step only.
+    jacobian, evaluations : ignored
+        (Annealing uses residual values only, and keeps to `maxeval`.)
     box : (ndarray, ndarray)
         Lower and upper ends of the search region in u, shape (nvar,) each.
     schedule : {'fast', 'cauchy', 'boltzmann'}
@@ -144,7 +145,7 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
     maxiter : int
         Most temperatures (coolings).
     maxeval : int
-        Most evaluations of the residual (before polishing).
+        Most evaluations of the residual.
     maxaccept : int or None
         Stop after this many accepted moves.
     dwell : int
@@ -158,29 +159,22 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
         Parameters of the ``'fast'`` schedule.
     rng : int, numpy.random.Generator or None
         The random generator, or a seed for one: a run is reproducible.
-    polish : bool
-        Finish with Levenberg-Marquardt from the best point found. Without
-        it, the result never claims success: annealing alone has no test
-        that it reached a minimum.
 
     Returns
     -------
     EngineResult
-        ``info`` holds ``'anneal_u'``, ``'anneal_chisqr'`` (the best point of
-        the annealing stage), ``'anneal_nfev'``, ``'temperatures'`` and
+        ``success`` is True when the search ran its course: it is no claim
+        of a minimum. ``info`` holds ``'anneal_u'``, ``'anneal_chisqr'``
+        (the best point), ``'anneal_nfev'``, ``'temperatures'`` and
         ``'best_chisqr'`` (per temperature, for plotting), ``'stop'``, and
-        ``'nonfinite'``: points whose residual was not finite, never moved
-        to (the polish's included).
+        ``'nonfinite'``: points whose residual was not finite, never moved to.
 
     Examples
     --------
     >>> f = lambda u: np.array([u[0] - 1.0, 2.0 * (u[1] + 0.5)])
-    >>> res = run(f, np.zeros(2), box=(-np.full(2, 5.0), np.full(2, 5.0)), rng=1, polish=False)
-    >>> np.round(res.u, 1).tolist(), res.success  # coarse, and says so
-    ([1.0, -0.5], False)
     >>> res = run(f, np.zeros(2), box=(-np.full(2, 5.0), np.full(2, 5.0)), rng=1)
-    >>> np.round(res.u, 6).tolist(), res.success  # polished by leastsq
-    ([1.0, -0.5], True)
+    >>> np.round(res.u, 1).tolist()  # near the minimum, not at it
+    [1.0, -0.5]
     """
     if unknown:
         raise TypeError(f"anneal got unexpected keyword(s) {sorted(unknown)}; it takes "
@@ -266,17 +260,6 @@ def run(residual, u0, jacobian=None, box=None, schedule="fast", T0=None, Tf=1e-1
             "temperatures": np.array(temperatures), "best_chisqr": np.array(best_trace),
             "stop": stop, "T0": T0, "nonfinite": rejected[0]}
     message = f"annealing ({schedule}): {stop}; best sum of squares {f_best:.6g}"
-    if not polish:
-        # Annealing has no convergence test: its best point is near a
-        # minimum, not at one, so it claims no success (and no error bars).
-        return EngineResult(u=u_best, success=False, nfev=nfev, info=info,
-                            message=message + " (annealing alone: not polished to a minimum)")
-    # Start the polish a hair inside the box: on a wall of a two-bound
-    # parameter the bounds map is flat (dP/du = 0) and leastsq would stall.
-    inside = np.clip(u_best, lower + 1e-6 * width, upper - 1e-6 * width)
-    local = leastsq.run(residual, inside, jacobian=jacobian)
-    info.update({**local.info, "nonfinite": rejected[0] + local.info["nonfinite"]})
-    return EngineResult(u=local.u, success=local.success,
-                        message=f"{message}; polished by leastsq: {local.message}",
-                        nfev=nfev + local.nfev, cov_u=local.cov_u, fvec=local.fvec,
-                        jtj=local.jtj, info=info)
+    r_best = None if not math.isfinite(f_best) else np.array(residual(u_best), dtype=float)
+    return EngineResult(u=np.array(u_best, dtype=float), success=math.isfinite(f_best),
+                        nfev=nfev + (r_best is not None), fvec=r_best, info=info, message=message)

@@ -7,17 +7,18 @@ divided by its value at the start (L-BFGS-B's stopping tests are absolute,
 so the sum of squares is put on a scale of 1 whatever the data's units).
 It builds a low-rank approximation of the inverse Hessian from the last
 ``m`` steps and gradients (limited-memory BFGS), and takes a line search
-along the quasi-Newton direction. The gradient is ``2 J^T r`` when the
-user gives ``Dfun``, else SciPy approximates it by forward differences of
-``f`` with an absolute step ``epsilon``.
+along the quasi-Newton direction. The gradient is ``2 J^T r``, with the
+Jacobian the Minimizer gives every engine (forward differences in the
+user's units, or ``Dfun``); called without one, SciPy approximates it by
+forward differences of ``f`` with an absolute step ``epsilon``.
 
 Bounds: L-BFGS-B can handle box bounds itself (the "B"), but here it gets
 the same internal, unbounded variables as every engine (``bounds.py``), so
 that all engines see one problem and one interface; ``book/engines.md``
 measures both ways. A ``bounds=`` keyword is therefore refused.
 
-It gives no covariance: the Minimizer computes one from a Jacobian at the
-optimum (``differences.central_differences``).
+It gives no covariance: the stage after every engine (``certify.py``)
+checks its point and computes the error bars.
 
 Notation
 --------
@@ -44,7 +45,7 @@ KEYWORDS = ("m", "factr", "pgtol", "epsilon", "iprint", "maxfun", "maxiter", "di
 _ACCEPTED = frozenset(KEYWORDS)
 
 
-def run(residual, u0, jacobian=None, box=None, **kws):
+def run(residual, u0, jacobian=None, box=None, evaluations=None, **kws):
     """Minimise ``sum(residual(u)**2)`` from `u0` with L-BFGS-B.
 
     Parameters
@@ -53,10 +54,11 @@ def run(residual, u0, jacobian=None, box=None, **kws):
         ``residual(u) -> ndarray, shape (N,)``.
     u0 : ndarray, shape (n,)
     jacobian : callable or None
-        ``jacobian(u) -> ndarray, shape (N, n)``; the gradient is then
+        ``jacobian(u, r) -> ndarray, shape (N, n)``; the gradient is then
         ``2 J^T r``. None: SciPy's finite differences.
-    box : ignored
-        (A search region, used by annealing only.)
+    box, evaluations : ignored
+        (A search region, used by annealing only; L-BFGS-B keeps to its own
+        ``maxfun``.)
     **kws
         Any of `KEYWORDS`, passed to ``fmin_l_bfgs_b``.
 
@@ -99,13 +101,14 @@ def run(residual, u0, jacobian=None, box=None, **kws):
             r = residual(u)
             with np.errstate(over="ignore"):
                 f = float(r @ r) * scale
-            return f, 2.0 * scale * (jacobian(u).T @ r)
+            return f, 2.0 * scale * (jacobian(u, r).T @ r)
 
     u, f, info = fmin_l_bfgs_b(objective, u0, approx_grad=jacobian is None, **kws)
     # (the start was evaluated once more, above: count it)
     message = info["task"]
     message = message.decode() if isinstance(message, bytes) else str(message)
-    return EngineResult(u=u, success=info["warnflag"] == 0, message=f"L-BFGS-B: {message}",
+    return EngineResult(u=np.array(u, dtype=float), success=info["warnflag"] == 0,
+                        message=f"L-BFGS-B: {message}",
                         nfev=int(info["funcalls"]) + 1,
                         info={"warnflag": int(info["warnflag"]), "nit": int(info["nit"]),
                               "funcalls": int(info["funcalls"])})

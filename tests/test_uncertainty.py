@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import curve_fit
 
 from lmfit_ref import Minimizer, Parameters, minimize
-from lmfit_ref import covariance
+from lmfit_ref import uncertainty
 
 X = np.linspace(0.0, 10.0, 101)
 Y = (3.0 * np.exp(-X / 2.0) + 0.5 * np.cos(0.7 * X) + 0.4

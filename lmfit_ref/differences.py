@@ -1,0 +1,227 @@
+"""Finite-difference Jacobians in the user's units, and the rule for their steps.
+
+The Jacobian of the residual, ``J[:, j] = dr/dP_j``, is estimated by
+stepping one parameter at a time. Every step here is taken in the
+parameter's own units, P, and scaled to P's own size. The engines move the
+internal variable u of a bounds transform (``bounds.py``); the Jacobian
+they need, dr/du, then follows by the chain rule through the analytic
+slope: ``dr/du_j = dr/dP_j * dP_j/du_j``. A step is never scaled to u: near
+the middle of two bounds u is ~0, and a step relative to |u| vanishes; far
+from a single distant bound u is about the distance to it, and a step
+relative to |u| is huge in P.
+
+The step
+--------
+A difference quotient has two errors. *Truncation*: by Taylor's theorem
+the forward quotient ``(r(P + h) - r(P)) / h`` is off by about
+``h |r''| / 2``; in the central quotient ``(r(P + h) - r(P - h)) / 2h`` the
+even terms cancel and the error is about ``h**2 |r'''| / 6``. *Rounding*:
+each r carries a relative error of about eps = 2.2e-16, which the division
+by h magnifies to ``eps |r| / h``. If P changes r on a scale ``L`` (so that
+``r'' ~ r / L**2``, ``r''' ~ r / L**3``), the sum of the two errors is least
+at::
+
+    forward:  h = eps**(1/2) L    relative error ~ eps**(1/2) ~ 1.5e-8
+    central:  h = eps**(1/3) L    relative error ~ eps**(2/3) ~ 3.7e-11
+
+(differentiate ``h/L + eps L/h`` and ``(h/L)**2 + eps L/h`` in h). The
+forward quotient costs one evaluation per parameter and is what the
+engines use while they iterate; the central one costs two and is what the
+final certificate and error bars use when they need accuracy
+(``certify.py``).
+
+The scale L of a parameter is its magnitude, ``|P_j|``, with a *floor*
+for parameters near 0: a slope of 1e-13 known to +/- 5e-3 would otherwise
+get a step of 1e-21, which moves no residual beyond its rounding. The
+floor is the parameter's standard error with the others held, ``sigma_j =
+s / |J[:, j]|`` from the previous Jacobian (`sigma_held`): how far P_j
+must move to change chi-square by one s**2, which is exactly the scale on
+which the residual changes with it. Before the first Jacobian the floor
+is the starting value's magnitude (1 if it is 0). A step that still moves
+no residual beyond rounding (a start at 1e-20 for a parameter of size 1)
+is enlarged 1e4-fold until it does, up to the step for a scale of
+``max(|P_j|, 1)``.
+
+Bounds: a step never leaves ``[min, max]``. Where the room on one side is
+too small, the quotient is taken on the other side (one-sided); where the
+residual is not finite on one side (the model overflows, or returns NaN
+once), the other side is used too. Only when both sides fail is it an
+error. The quotient divides by the step the arithmetic actually took.
+
+Notation
+--------
+P      the varying parameters' values, shape (n,)
+r      residual vector, shape (N,)
+J      Jacobian dr/dP, shape (N, n), in the user's units
+h      step of column j;  L = max(|P_j|, floor_j) its scale
+
+References: P. E. Gill, W. Murray, M. H. Wright, *Practical Optimization*
+(1981), 8.6; J. E. Dennis, R. B. Schnabel, *Numerical Methods for
+Unconstrained Optimization and Nonlinear Equations* (1983), 5.4 and A5.6.3.
+
+Book: book/certificate.md
+"""
+import math
+
+import numpy as np
+
+__all__ = ["FORWARD_STEP", "CENTRAL_STEP", "jacobian", "sigma_held", "first_floor"]
+
+EPS = float(np.finfo(float).eps)
+#: Relative step of the forward quotient, eps**(1/2) ~ 1.5e-8.
+FORWARD_STEP = math.sqrt(EPS)
+#: Relative step of the central quotient, eps**(1/3) ~ 6.1e-6.
+CENTRAL_STEP = EPS ** (1.0 / 3.0)
+#: A difference must move some residual by more than this many units of
+#: rounding (eps * max|r|) to count as resolved.
+RESOLVED = 64.0
+#: Factor by which an unresolved step is enlarged.
+ENLARGE = 1.0e4
+
+
+def first_floor(P):
+    """The floor under each step before any Jacobian: ``|P_j|``, or 1 where P_j = 0.
+
+    >>> first_floor([3e-24, 0.0, -2.0]).tolist()
+    [3e-24, 1.0, 2.0]
+    """
+    a = np.abs(np.asarray(P, dtype=float))
+    return np.where(a > 0, a, 1.0)
+
+
+def sigma_held(J, r, nfree):
+    """Each parameter's standard error with the others held: ``s / |J[:, j]|``.
+
+    ``s**2 = r @ r / nfree`` (``r @ r / N`` if nfree <= 0). A column of
+    zeros gives inf. No matrix is inverted, so this exists even where
+    ``J^T J`` is singular.
+
+    >>> sigma_held(np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([0.3, -0.3]), 1).tolist()
+    [0.3, inf]
+    """
+    r = np.asarray(r, dtype=float)
+    s = math.sqrt(float(r @ r) / (nfree if nfree > 0 else max(len(r), 1)))
+    norms = np.sqrt(np.einsum("ij,ij->j", J, J))
+    with np.errstate(divide="ignore"):
+        return np.where(norms > 0, s / np.where(norms > 0, norms, 1.0), math.inf)
+
+
+def _try(at_values, P):
+    """``at_values(P)`` as a fresh float array, or None where it is not finite."""
+    try:
+        return np.array(at_values(P), dtype=float)
+    except FloatingPointError:  # the hot path's NonFiniteResidual
+        return None
+
+
+def jacobian(at_values, P, floor, lo=None, hi=None, central=False, r0=None, rel=None):
+    """J = dr/dP at `P` by forward (n evaluations) or central (2n) differences.
+
+    Parameters
+    ----------
+    at_values : callable
+        ``at_values(P) -> ndarray, shape (N,)``: the residual at parameter
+        values P. Raises ``FloatingPointError`` where it is not finite.
+    P : array_like, shape (n,)
+    floor : array_like, shape (n,)
+        The floor under each step's scale (module docstring).
+    lo, hi : sequence of float or None, length n, optional
+        Each parameter's bounds (None: none on that side).
+    central : bool
+        Central differences (error ~eps**(2/3)) instead of forward (~eps**(1/2)).
+    r0 : ndarray, shape (N,), optional
+        ``at_values(P)`` if the caller has it (saves an evaluation).
+    rel : float, optional
+        The relative step; by default `FORWARD_STEP` or `CENTRAL_STEP`.
+
+    Returns
+    -------
+    J : ndarray, shape (N, n)
+
+    Raises
+    ------
+    FloatingPointError
+        If the residual is not finite at P, or on both sides of it.
+
+    Examples
+    --------
+    >>> f = lambda P: np.array([P[0] * P[1], P[0] ** 2])
+    >>> jacobian(f, [2.0, 3.0], [2.0, 3.0], central=True).round(8).tolist()
+    [[3.0, 2.0], [4.0, 0.0]]
+    >>> g = lambda P: np.array([1.0, 2.0]) * P[0] + 1.0   # exact column: [1, 2]
+    >>> jacobian(g, [1e-20], [1e-20])[:, 0].round(6).tolist()   # enlarged until resolved
+    [1.0, 2.0]
+    >>> jacobian(g, [0.999999], [1.0], hi=[1.0])[:, 0].round(6).tolist()   # no room: backward
+    [1.0, 2.0]
+    """
+    P = np.array(P, dtype=float)
+    n = P.size
+    lo = [None] * n if lo is None else lo
+    hi = [None] * n if hi is None else hi
+    base = [r0]
+
+    def at_P():
+        if base[0] is None:
+            base[0] = np.array(at_values(P), dtype=float)  # raises if not finite
+        return base[0]
+
+    rel = rel or (CENTRAL_STEP if central else FORWARD_STEP)
+    columns = []
+    for j, (Pj, fj) in enumerate(zip(P.tolist(), np.asarray(floor, dtype=float).tolist())):
+        scale = max(abs(Pj), fj if fj == fj and fj < math.inf else 1.0)
+        cap = rel * max(abs(Pj), 1.0, scale)
+        h = rel * scale or rel
+        while True:
+            column = _column(at_values, at_P, P, j, h, lo[j], hi[j], central)
+            if h >= cap or not _unresolved(column * h, at_P()):
+                break
+            h = min(h * ENLARGE, cap)
+        columns.append(column)
+    return np.column_stack(columns)
+
+
+def _unresolved(change, r):
+    """True if `change` (a column times its step) is within rounding of `r`."""
+    return float(np.max(np.abs(change))) <= RESOLVED * EPS * float(np.max(np.abs(r)))
+
+
+def _column(at_values, at_P, P, j, h, a, b, central):
+    """One column: the quotient on the side(s) with room and a finite residual."""
+    Pj = float(P[j])
+    room_up = math.inf if b is None else b - Pj
+    room_down = math.inf if a is None else Pj - a
+    if room_up < h and room_down < h:  # bounds narrower than the step
+        h = 0.5 * max(room_up, room_down)
+    sides = [+1, -1] if room_up >= h else [-1]
+    if room_down >= h and -1 not in sides:
+        sides.append(-1)
+    if central and len(sides) == 2:
+        r_up, r_down = _at(at_values, P, j, Pj + h), _at(at_values, P, j, Pj - h)
+        if r_up is not None and r_down is not None:
+            return (r_up[0] - r_down[0]) / (r_up[1] - r_down[1])
+    for sign in sides:  # one-sided, second order if central (3 points), else first order
+        x1 = Pj + sign * h
+        r1 = _at(at_values, P, j, x1)
+        if r1 is None:
+            continue
+        room = room_up if sign > 0 else room_down
+        if central and room >= 2 * h:
+            r2 = _at(at_values, P, j, Pj + 2 * sign * h)
+            if r2 is not None:
+                step = r1[1] - Pj  # the steps actually taken: Pj + s*h, Pj + 2*s*h
+                return (4.0 * r1[0] - 3.0 * at_P() - r2[0]) / (2.0 * step)
+        return (r1[0] - at_P()) / (r1[1] - Pj)
+    at_values(_moved(P, j, Pj + sides[0] * h))  # raises, with the hot path's account
+
+
+def _moved(P, j, x):
+    Q = P.copy()
+    Q[j] = x
+    return Q
+
+
+def _at(at_values, P, j, x):
+    """(r at P with P_j = x, the P_j actually used), or None where r is not finite."""
+    Q = _moved(P, j, x)
+    r = _try(at_values, Q)
+    return None if r is None else (r, float(Q[j]))
