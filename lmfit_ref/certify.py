@@ -5,32 +5,33 @@ decrease is small relative to its tolerances, L-BFGS-B when its projected
 gradient is small in absolute terms, annealing when it has cooled. None of
 these says how far the point is from the minimum in the only units that
 matter to the user, the parameters' standard errors. This stage does,
-after any engine, in five steps:
+after any engine, in four steps:
 
-1. **A Jacobian in the user's units at the best point.** The engine's last
-   one is reused if it is close enough and accurate enough: computed where
-   the values differ from the best point's by at most ``REUSE_SHIFT`` of
-   their scale (J then differs from the one at the best point by about
-   that fraction), and by forward differences only where the condition
-   number kappa of J (columns scaled) keeps their error, ``kappa *
-   eps**(1/2)``, within ``ACCURACY``. Otherwise a fresh one is taken by
-   central differences (2n evaluations). A user's ``Dfun`` is compared
-   with central differences here, once (``DFUN_TOL``).
-2. **The certificate** (``uncertainty.analyse``): the Gauss-Newton step,
-   each component in its parameter's standard error, ``z_j``.
-3. **Chord steps.** While ``max z`` lies between ``FINE`` and 1, take the
-   Gauss-Newton step with the same J (one evaluation each, at most
-   ``CHORD_STEPS``), keeping it only if chi-square does not rise. Near a
-   minimum this converges fast (J hardly changes over such a step), and
-   it finishes a fit that an engine stopped a little early, as MINPACK's
-   relative tolerances do on large data sets.
-4. **The verdict.** Certified if every ``z_j <= CERTIFY``.
-5. **The polish**, only if not certified (and ``polish=True``): MINPACK
-   from the best point, with a central-difference Jacobian in the user's
-   units and tolerances near machine epsilon, within what is left of
-   ``maxfev``; then steps 1-4 again. A parameter held on its bound whose
-   data pull it inward is first moved inside (the bounds map is flat on
-   the bound, so no engine could move it from there).
+1. **A Jacobian in the user's units at the best point.** The engine's
+   last one is reused if the test it gives still holds with a margin for
+   its age (`_staleness`): how far, in standard errors, the values moved
+   since it was taken, plus its difference error times the condition
+   number of J. A moved point changes the Gauss-Newton step by the
+   method's contraction rate times the move, less than the move wherever
+   Gauss-Newton converges; so the margin bounds what the reused J can
+   hide. Otherwise J is taken afresh by central differences (2n
+   evaluations). A user's ``Dfun`` is always compared with central
+   differences, once (``DFUN_TOL``).
+2. **The test** (``uncertainty.analyse``): the Gauss-Newton step, each
+   component in its parameter's standard error, ``z_j``; plus the margin.
+3. **The verdict.** Certified if every ``z_j`` (plus margin) is at most
+   ``CERTIFY`` = 1e-3: closer to the minimum than a thousandth of an
+   error bar.
+4. **The polish**, if the test exceeds ``FINISH`` = 1e-5 (and
+   ``polish=True``): MINPACK from the best point, with a central-
+   difference Jacobian in the user's units and tolerances near machine
+   epsilon, within what is left of ``maxfev``; then steps 1-3 again. A
+   point between FINISH and CERTIFY is already a minimum; it is polished
+   because the few evaluations that costs buy the last digits that a
+   comparison with certified values (NIST's) expects, on problems whose
+   large residuals make MINPACK converge slowly. A parameter held on its
+   bound whose data pull it inward is first moved inside (the bounds map
+   is flat on the bound, so no engine could move it from there).
 
 A parameter on its bound (``bounds.near_bound``) is held there: the
 others' error bars are those with it fixed, and it counts as converged
@@ -54,18 +55,15 @@ import numpy as np
 from . import bounds
 from .engines import leastsq
 from .uncertainty import CERTIFY, EPS, ROUNDING, analyse
-#: Chord steps are taken while the step exceeds this (and is at most 1).
-FINE = 1.0e-6
-CHORD_STEPS = 2
-#: The engine's Jacobian is reused if the values moved by at most this
-#: fraction of their scale since it was taken ...
-REUSE_SHIFT = 1.0e-4
-#: ... and its difference error, times kappa, is at most this (the error
-#: bars' relative error) ...
-ACCURACY = 1.0e-4
-#: ... and the stationary point it defines is within this fraction of
-#: every value (6 digits: NIST's customary bar).
-VALUES = 1.0e-7
+
+#: Above this many standard errors from a stationary point, the polish
+#: runs (if allowed), even when the point is certified.
+FINISH = 1.0e-5
+#: Between FINE and FINISH, one Gauss-Newton step is taken (1 evaluation).
+FINE = 1.0e-7
+#: The relative error of a difference Jacobian (differences.py): truncation
+#: and rounding balanced, eps**(1/2) forward, eps**(2/3) central.
+_ERROR = {"forward": math.sqrt(EPS), "central": EPS ** (2.0 / 3.0)}
 #: Relative disagreement of a Dfun column with central differences that
 #: marks it wrong (central differences agree to ~1e-10 on smooth models).
 DFUN_TOL = 1.0e-3
@@ -87,6 +85,7 @@ class Verdict:
     notes: list = field(default_factory=list)     # what was done
     on_bound: list = field(default_factory=list)  # a flag per parameter
     jacobian: str = ""                            # 'engine (forward)', 'central', ...
+    distance: float = 0.0                         # the test: max z, plus staleness
 
 
 def certify(obj, u, r, names, nfree, polish=True, maxfev=None, scale_covar=True):
@@ -110,19 +109,23 @@ def certify(obj, u, r, names, nfree, polish=True, maxfev=None, scale_covar=True)
     Verdict
     """
     verdict = _assess(obj, u, r, names, nfree, scale_covar)
-    if verdict.certified or not polish or any("Dfun" in p for p in verdict.problems):
+    if polish and verdict.certified and FINE < verdict.distance <= FINISH:
+        return _one_step(obj, verdict)
+    if verdict.distance <= FINISH or not polish or any("Dfun" in p for p in verdict.problems):
         return verdict
     trials = POLISH_STEPS
     if maxfev is not None:  # each trial costs a Jacobian (2n) and itself
         trials = min(trials, (maxfev - obj.evaluations() - 1) // (2 * len(u) + 1))
     if trials < 2:
-        verdict.problems.append(f"no evaluations were left to polish it (maxfev = {maxfev})")
+        if not verdict.certified:
+            verdict.problems.append(f"no evaluations were left to polish it (maxfev = {maxfev})")
         return verdict
     start = _unstick(obj, verdict)
     polished = leastsq.minimize_tightly(obj.residual, start, _central(obj), trials, POLISH_TOL,
                                         _sigma_u(obj, start))
-    if polished.fvec @ polished.fvec > verdict.r @ verdict.r:  # (never worse than before)
-        polished.u, polished.fvec = verdict.u, verdict.r
+    if polished.fvec @ polished.fvec >= verdict.r @ verdict.r:  # (never worse than before)
+        verdict.notes.append(f"the polish found no better point ({polished.message})")
+        return verdict
     again = _assess(obj, polished.u, polished.fvec, names, nfree, scale_covar)
     again.notes = verdict.notes + [f"polished ({polished.message})"] + again.notes
     return again
@@ -155,43 +158,31 @@ def _central(obj):
     return jacobian
 
 
-def _shift(obj, u, u_J):
-    """How far the values moved from u_J to u, relative to their scale (max over j)."""
-    P, P_J = np.array(obj.values(u)), np.array(obj.values(u_J))
-    scale = np.maximum(np.abs(P), obj.floor if obj.floor is not None else 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        moved = np.where(scale > 0, np.abs(P - P_J) / scale, np.where(P == P_J, 0.0, math.inf))
-    return float(np.max(moved)) if moved.size else 0.0
+def _staleness(obj, u, u_J, kind, out):
+    """How far the stationarity test with J taken at u_J (by `kind`) may be off at u.
 
-
-def _stale(obj, u, u_J, kind, out, nfree):
-    """True if J (taken at u_J by `kind`) could move any value at u by more than ``VALUES`` of its size.
-
-    An error dJ (relative) in J tilts ``J^T r``, whose size is about
-    ``sqrt(nfree)`` s per column: the stationary point it defines moves by
-    about ``dJ * kappa * sqrt(nfree)`` standard errors. dJ is the
-    difference error (eps**(1/2) forward, eps**(2/3) central) plus the
-    relative shift of the values since J was taken (J changes with them).
+    In standard errors: how far the values moved since J was taken (the
+    step to the true stationary point changes by about the Gauss-Newton
+    contraction rate times that, less than 1 where Gauss-Newton converges),
+    plus the relative error of the differences times the condition number
+    of J (columns scaled), which is how much such an error can turn the step.
     """
-    error = {"forward": math.sqrt(EPS), "central": EPS ** (2.0 / 3.0), "user": 0.0}[kind]
-    dJ = error + _shift(obj, u, u_J)
-    if dJ > REUSE_SHIFT or out.kappa * error > ACCURACY:
-        return True
-    P = np.abs(np.array(obj.values(u)))
-    moved = dJ * out.kappa * math.sqrt(max(nfree, 1)) * out.sigma
-    return bool(np.any(moved > VALUES * P))
+    P, P_J = np.array(obj.values(u)), np.array(obj.values(u_J))
+    free = [j for j in range(len(P)) if j not in out.held]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moved = np.abs(P - P_J)[free] / out.sigma[free]
+    moved = np.where(np.isfinite(moved), moved, math.inf)
+    return (float(moved.max()) if moved.size else 0.0) + _ERROR[kind] * out.kappa
 
 
-def _choose_jacobian(obj, u, r, names, nfree, fresh=False):
-    """The Jacobian dr/dP at u: the engine's last, unless `_stale`; else central differences."""
-    P = np.array(obj.values(u))
-    if not fresh and obj.last is not None and obj.last[1] is not None and obj.last[3] != "user":
-        u_J, J, _, kind = obj.last
-        if not _stale(obj, u, u_J, kind, analyse(J, r, nfree, names, P), nfree):
-            return J, f"the engine's last ({kind} differences), reused"
-    J = obj.jacobian_P(P, r, central=True, nfree=nfree)
-    obj.last = (np.array(u, dtype=float), J, r, "central")
-    return J, "central differences at the best point"
+def _analysis(obj, u, r, J, names, nfree, scale_covar):
+    """Held flags and the analysis of J at u (``uncertainty.analyse``)."""
+    flags, sides = _held(obj, u, J, r, names, nfree, scale_covar)
+    held = [j for j, f in enumerate(flags) if f]
+    P = obj.values(u)
+    # what u can resolve in P: rounding of u, times dP/du
+    resolution = ROUNDING * EPS * np.abs(u * obj.slopes(u))
+    return analyse(J, r, nfree, names, P, held, sides, scale_covar, resolution), flags
 
 
 def _check_dfun(obj, u, r, names, nfree):
@@ -233,53 +224,40 @@ def _held(obj, u, J, r, names, nfree, scale_covar):
     return flags, sides
 
 
-def _assess(obj, u, r, names, nfree, scale_covar):
-    """Steps 1-4 at u: choose J, analyse, chord steps, verdict.
+def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
+    """Steps 1, 2 and 4 at u: choose J, analyse it, give the verdict.
 
-    Chord steps move the point away from where J was taken; if they move
-    it by more than ``REUSE_SHIFT``, J is taken afresh there and the
-    analysis repeated (once), so that the verdict always rests on a
-    Jacobian taken at the point it certifies.
+    The engine's last Jacobian is used when the test it gives, plus its
+    `_staleness`, is within ``FINISH``: then the point is certified whatever
+    the true J says. Otherwise J is taken afresh at u by central differences.
     """
     u, r = np.array(u, dtype=float), np.array(r, dtype=float)
-    notes, total = [], 0
-    for attempt in range(3):
-        problems = []
-        u_J = u
-        if obj.dfun is not None:
-            J, problems = _check_dfun(obj, u, r, names, nfree)
-            how = "the user's Dfun, checked against central differences"
-        else:
-            J, how = _choose_jacobian(obj, u, r, names, nfree, fresh=attempt > 0)
-        flags, sides = _held(obj, u, J, r, names, nfree, scale_covar)
-        held = [j for j, f in enumerate(flags) if f]
-        P = obj.values(u)
-        # what u can resolve in P: rounding of u, times dP/du
-        resolution = ROUNDING * np.finfo(float).eps * np.abs(u * obj.slopes(u))
-        out = analyse(J, r, nfree, names, P, held, sides, scale_covar, resolution)
-        steps = 0
-        while steps < CHORD_STEPS and FINE < out.worst()[1] <= 1.0 and not problems:
-            trial = _inside(obj, P, out.step)
-            if trial is None:
-                break
-            try:
-                r_new = np.array(obj.residual(trial), dtype=float)
-            except FloatingPointError:
-                break
-            if r_new @ r_new > r @ r:
-                break
-            steps += 1
-            total += 1
-            u, r, P = trial, r_new, obj.values(trial)
-            step = out.step_for(r)
-            z = np.abs(step) / out.sigma
-            z[held] = out.z[held]
-            out = dataclasses.replace(out, step=step, z=z)
-        if obj.dfun is not None or not _stale(obj, u, u_J, obj.last[3], out, nfree):
-            break
-    if total:
-        notes.append(f"{total} Gauss-Newton step(s)")
+    problems, margin, out = [], None, None
+    if obj.dfun is not None:
+        J, problems = _check_dfun(obj, u, r, names, nfree)
+        how = "the user's Dfun, checked against central differences"
+        out, flags = _analysis(obj, u, r, J, names, nfree, scale_covar)
+        margin = 0.0
+    elif not fresh and obj.last is not None and obj.last[3] in ("forward", "central"):
+        u_J, J, _, kind = obj.last
+        out, flags = _analysis(obj, u, r, J, names, nfree, scale_covar)
+        margin = _staleness(obj, u, u_J, kind, out)
+        how = f"the engine's last ({kind} differences), reused"
+        if out.worst()[1] + margin > FINISH:
+            margin = None
+    if margin is None:
+        # Forward differences (n evaluations) where their error, times
+        # kappa, stays well inside FINISH; else central (2n).
+        central = out is None or _ERROR["forward"] * out.kappa > 0.1 * FINISH
+        kind = "central" if central else "forward"
+        J = obj.jacobian_P(obj.values(u), r, central=central, nfree=nfree)
+        obj.last = (u, J, r, kind)
+        how = f"{kind} differences at the best point"
+        out, flags = _analysis(obj, u, r, J, names, nfree, scale_covar)
+        margin = 0.0
     j, worst = out.worst()
+    worst += margin
+    held = out.held
     if worst > CERTIFY:
         if j in held:
             problems.append(f"{names[j]!r} is on its bound, but the data pull it {worst:.3g} "
@@ -288,16 +266,34 @@ def _assess(obj, u, r, names, nfree, scale_covar):
             problems.append(f"not at a minimum: {names[j]!r} is {worst:.3g} standard errors "
                             "from a stationary point (the Gauss-Newton step)")
     return Verdict(u=u, r=r, analysis=out, certified=not problems, problems=problems,
-                   notes=notes, on_bound=flags, jacobian=how)
+                   on_bound=flags, jacobian=how, distance=worst)
 
 
-def _inside(obj, P, step):
-    """u at P + step, or None if that leaves (or touches) a bound."""
-    new = [p + d for p, d in zip(P, step.tolist())]
-    for v, a, b in zip(new, obj.lo, obj.hi):
-        if (a is not None and v <= a) or (b is not None and v >= b):
-            return None
-    return obj.internal(new)
+def _one_step(obj, verdict):
+    """Take the Gauss-Newton step of a certified point, if it lowers chi-square.
+
+    J was taken at this very point, so this is a true Gauss-Newton step:
+    it shrinks the distance to the minimum by the method's contraction
+    rate (tiny where the residuals are small). It costs one evaluation.
+    The verdict and error bars stay those of the point before the step,
+    which was certified; the step can only bring the point closer.
+    """
+    out = verdict.analysis
+    if out.held or verdict.jacobian.startswith("the engine"):
+        return verdict
+    new = [p + d for p, d in zip(obj.values(verdict.u), out.step.tolist())]
+    if any((a is not None and v <= a) or (b is not None and v >= b)
+           for v, a, b in zip(new, obj.lo, obj.hi)):
+        return verdict
+    u = obj.internal(new)
+    try:
+        r = np.array(obj.residual(u), dtype=float)
+    except FloatingPointError:
+        return verdict
+    if not r @ r < verdict.r @ verdict.r:
+        return verdict
+    return dataclasses.replace(verdict, u=u, r=r, notes=verdict.notes + [
+        f"one Gauss-Newton step (from {verdict.distance:.2g} standard errors)"])
 
 
 def _unstick(obj, verdict):

@@ -142,7 +142,9 @@ def run(residual, u0, jacobian=None, box=None, evaluations=None, **kws):
     if isinstance(maxfev, bool) or not isinstance(maxfev, numbers.Integral) or maxfev < 1:
         raise TypeError(f"leastsq: maxfev must be a positive integer, got {maxfev!r}")
     guarded = _Guarded(residual, evaluations, maxfev)
-    result = _minpack(guarded, u0, jacobian, options)
+    # (MINPACK's own count, of its trial steps only, is bounded too: it
+    # cannot exceed ours, which includes the Jacobians.)
+    result = _minpack(guarded, u0, jacobian, {**options, "maxfev": maxfev})
     return guarded.report(result)
 
 
