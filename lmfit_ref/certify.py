@@ -258,6 +258,15 @@ def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
     j, worst = out.worst()
     worst += margin
     held = out.held
+    notes = []
+    if out.cov is not None:  # what the bounds transform cannot resolve, said
+        spacing = ROUNDING * EPS * np.abs(u * obj.slopes(u))
+        sigma = np.sqrt(np.abs(np.diagonal(out.cov)))
+        for k, name in enumerate(names):
+            if k not in held and spacing[k] > CERTIFY * sigma[k]:
+                notes.append(f"{name!r} can be placed no closer than about {spacing[k]:.2g} "
+                             f"({spacing[k] / sigma[k]:.2g} standard errors) by its bounds "
+                             "transform: bounds this wide cost precision")
     if worst > CERTIFY:
         if j in held:
             problems.append(f"{names[j]!r} is on its bound, but the data pull it {worst:.3g} "
@@ -266,7 +275,7 @@ def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
             problems.append(f"not at a minimum: {names[j]!r} is {worst:.3g} standard errors "
                             "from a stationary point (the Gauss-Newton step)")
     return Verdict(u=u, r=r, analysis=out, certified=not problems, problems=problems,
-                   on_bound=flags, jacobian=how, distance=worst)
+                   notes=notes, on_bound=flags, jacobian=how, distance=worst)
 
 
 def _one_step(obj, verdict):

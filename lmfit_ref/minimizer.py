@@ -175,6 +175,14 @@ class Minimizer:
                                  "with vary=False")
             to_external, to_internal, slope = bounds.transform_for(a, b)
             u = to_internal(par.value, a, b)
+            back = to_external(u, a, b)
+            if back == a or back == b:
+                # Bounds so wide that u cannot hold the value: it lands on
+                # the bound, where the map is flat (as above).
+                raise ValueError(f"parameter {name!r}: its bounds [{a}, {b}] are too wide for "
+                                 f"its value {par.value!r}, which the bounds transform can "
+                                 f"only represent as {back!r}, on the bound; narrow them, "
+                                 "or use a one-sided bound")
             varying.append(par)
             maps.append((to_external, slope, a, b))
             u0.append(u)
