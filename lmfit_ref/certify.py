@@ -88,7 +88,7 @@ class Verdict:
     distance: float = 0.0                         # the test: max z, plus staleness
 
 
-def certify(obj, u, r, names, nfree, polish=True, maxfev=None, scale_covar=True):
+def certify(obj, u, r, names, nfree, polish=True, maxfev=None, scale_covar=True, start=None):
     """Certify the point `u` (residual `r`) of a fit, polishing it if needed.
 
     Parameters
@@ -103,6 +103,10 @@ def certify(obj, u, r, names, nfree, polish=True, maxfev=None, scale_covar=True)
     maxfev : int or None
         The fit's budget of evaluations; the polish gets what is left.
     scale_covar : bool
+    start : ndarray or None
+        The fit's start u0: if the polish cannot certify the engine's
+        point, it runs once more from there (the engine may have left the
+        minimum's basin).
 
     Returns
     -------
@@ -113,21 +117,35 @@ def certify(obj, u, r, names, nfree, polish=True, maxfev=None, scale_covar=True)
         return _one_step(obj, verdict)
     if verdict.distance <= FINISH or not polish or any("Dfun" in p for p in verdict.problems):
         return verdict
-    trials = POLISH_STEPS
+    best = _polish(obj, verdict, _unstick(obj, verdict), POLISH_STEPS, names, nfree, maxfev,
+                   scale_covar, "polished")
+    if best.certified or start is None:
+        return best
+    # Not certified even so: the engine may have left the basin of the
+    # minimum (a plateau where some parameters stop mattering). The polish
+    # then runs as a whole fit from the user's start, with what is left.
+    obj.floor = None  # (the step floors learnt at the wrong point do not apply)
+    again = _polish(obj, best, np.array(start, dtype=float), None, names, nfree, maxfev,
+                    scale_covar, "refitted from the start")
+    return again if again.certified or again.r @ again.r < best.r @ best.r else best
+
+
+def _polish(obj, verdict, u, limit, names, nfree, maxfev, scale_covar, label):
+    """MINPACK with tolerances near eps and central differences from u; then `_assess`."""
+    trials = limit if limit is not None else 10**9
     if maxfev is not None:  # each trial costs a Jacobian (2n) and itself
         trials = min(trials, (maxfev - obj.evaluations() - 1) // (2 * len(u) + 1))
     if trials < 2:
         if not verdict.certified:
             verdict.problems.append(f"no evaluations were left to polish it (maxfev = {maxfev})")
         return verdict
-    start = _unstick(obj, verdict)
-    polished = leastsq.minimize_tightly(obj.residual, start, _central(obj), trials, POLISH_TOL,
-                                        _sigma_u(obj, start))
+    polished = leastsq.minimize_tightly(obj.residual, u, _central(obj), trials, POLISH_TOL,
+                                        _sigma_u(obj, u))
     if polished.fvec @ polished.fvec >= verdict.r @ verdict.r:  # (never worse than before)
-        verdict.notes.append(f"the polish found no better point ({polished.message})")
+        verdict.notes.append(f"{label}, but found no better point ({polished.message})")
         return verdict
     again = _assess(obj, polished.u, polished.fvec, names, nfree, scale_covar)
-    again.notes = verdict.notes + [f"polished ({polished.message})"] + again.notes
+    again.notes = verdict.notes + [f"{label} ({polished.message})"] + again.notes
     return again
 
 

@@ -302,7 +302,7 @@ class Minimizer:
             # deviation: lmfit 0.5 reported the engine's own verdict and
             # covariance; here every fit is certified after its engine.
             verdict = certify(obj, u, fvec, self.var_names, self.nfree, polish=polish,
-                              maxfev=maxfev, scale_covar=self.scale_covar)
+                              maxfev=maxfev, scale_covar=self.scale_covar, start=self._u0)
             u, fvec = verdict.u, verdict.r
         # Leave the Parameters at the best point: the last call may have
         # been a rejected trial or a difference step.
