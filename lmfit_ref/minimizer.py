@@ -40,13 +40,13 @@ import numpy as np
 
 from . import bounds
 from .certify import certify
-from .constraints import ConstraintPlan, propagate
+from .constraints import ConstraintPlan
 from .engines import get_engine
 from .evaluator import Interpreter
 from .evaluator_ops import default_symtable
 from .objective import FitError, make_objective
 from .parameters import Parameters
-from .uncertainty import stderr_correl
+from .results import write_uncertainties
 
 __all__ = ["Minimizer", "minimize", "FitError"]
 
@@ -340,46 +340,10 @@ class Minimizer:
             self.message += " Then " + "; ".join(verdict.notes) + "."
         if verdict.problems:
             self.message += " Not certified: " + "; ".join(verdict.problems) + "."
-        problems = self._uncertainties(verdict)
+        problems = write_uncertainties(self, verdict)
         self.errorbars = self.success and not problems
         if problems:
             self.message += " Uncertainties not estimated: " + "; ".join(problems) + "."
-
-    def _uncertainties(self, verdict):
-        """Set stderr and correl on every parameter; return what went wrong."""
-        self.covar = None
-        # deviation: a stderr that could not be estimated is None, never a
-        # silent 0, and errorbars is False with the reason in the message.
-        for par in self.params.values():
-            # A fixed parameter is not estimated: its uncertainty within this
-            # fit is exactly zero (the manual's 2.4 prints it with %.4f). A
-            # constrained one gets a propagated error below, if it can.
-            fixed = not par.vary and par.expr is None
-            par.stderr, par.correl = (0.0, None) if fixed else (None, None)
-        out = verdict.analysis
-        # A parameter on its bound has no Gaussian error bar (the manual's
-        # 3.4); the others get the covariance with it held there.
-        # deviation: lmfit 0.5 reported whatever the engine's covariance gave
-        # for a parameter on its bound and kept it in the others' errors.
-        problems = [f"{par.name!r} ended at its bound (value {par.value!r}, bounds "
-                    f"[{par.min}, {par.max}]), where dP/du is ~0"
-                    for par, flag in zip(self._varying, verdict.on_bound) if flag]
-        if self.nfree <= 0:
-            return problems + [f"no degrees of freedom ({self.ndata} residuals for "
-                               f"{self.nvarys} variables)"]
-        if out.undetermined:
-            return problems + list(out.undetermined)
-        if not self.success:
-            return problems + ["the fit is not at a minimum"]
-        self.covar = out.cov
-        stderr, correl = stderr_correl(self.covar, self.var_names)
-        for par, s, c, flag in zip(self._varying, stderr, correl, verdict.on_bound):
-            if s is None and not flag:
-                problems.append(f"the variance of {par.name!r} is not a positive number")
-            par.stderr, par.correl = s, c
-        if self._constraints:
-            propagate(self._constraints, self._varying, self.covar)
-        return problems
 
     def leastsq(self, **kws):
         """Fit with Levenberg-Marquardt (``scipy.optimize.leastsq``).
