@@ -86,6 +86,7 @@ class Verdict:
     on_bound: list = field(default_factory=list)  # a flag per parameter
     jacobian: str = ""                            # 'engine (forward)', 'central', ...
     distance: float = 0.0                         # the test: max z, plus staleness
+    limits: list = field(default_factory=list)    # what the bounds transforms cannot resolve
 
 
 def certify(obj, u, r, names, nfree, polish=True, maxfev=None, scale_covar=True, start=None):
@@ -139,8 +140,35 @@ def _polish(obj, verdict, u, limit, names, nfree, maxfev, scale_covar, label):
         if not verdict.certified:
             verdict.problems.append(f"no evaluations were left to polish it (maxfev = {maxfev})")
         return verdict
-    polished = leastsq.minimize_tightly(obj.residual, u, _central(obj), trials, POLISH_TOL,
-                                        _sigma_u(obj, u))
+    # A parameter held on its bound (the data push it there) stays out of
+    # the polish: next to the flat point of the bounds map its column is
+    # ~0, and MINPACK's steps would stall on it.
+    out = verdict.analysis
+    held = [j for j in out.held if out.z[j] <= CERTIFY] if np.array_equal(u, verdict.u) else []
+    free = np.array([j for j in range(len(u)) if j not in held], dtype=int)
+    u = np.array(u, dtype=float)
+    if held:  # ... and sits exactly on it
+        P = obj.values(u)
+        for j in held:
+            a, b = obj.lo[j], obj.hi[j]
+            P[j] = a if b is None or (a is not None and P[j] - a <= b - P[j]) else b
+        u = np.array(obj.internal(P), dtype=float)
+    central = _central(obj)
+
+    def residual(x):
+        full = u.copy()
+        full[free] = x
+        return obj.residual(full)
+
+    def jacobian(x):
+        full = u.copy()
+        full[free] = x
+        return central(full)[:, free]
+    polished = leastsq.minimize_tightly(residual, u[free], jacobian, trials, POLISH_TOL,
+                                        _sigma_u(obj, u)[free])
+    full = u.copy()
+    full[free] = polished.u
+    polished.u = full
     if polished.fvec @ polished.fvec >= verdict.r @ verdict.r:  # (never worse than before)
         verdict.notes.append(f"{label}, but found no better point ({polished.message})")
         return verdict
@@ -278,10 +306,10 @@ def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
     held = out.held
     notes = []
     if out.cov is not None:  # what the bounds transform cannot resolve, said
-        spacing = ROUNDING * EPS * np.abs(u * obj.slopes(u))
+        spacing = EPS * np.abs(u * obj.slopes(u))  # about one unit in the last place of u
         sigma = np.sqrt(np.abs(np.diagonal(out.cov)))
         for k, name in enumerate(names):
-            if k not in held and spacing[k] > CERTIFY * sigma[k]:
+            if k not in held and spacing[k] > CERTIFY * sigma[k] > 0:
                 notes.append(f"{name!r} can be placed no closer than about {spacing[k]:.2g} "
                              f"({spacing[k] / sigma[k]:.2g} standard errors) by its bounds "
                              "transform: bounds this wide cost precision")
@@ -293,7 +321,7 @@ def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
             problems.append(f"not at a minimum: {names[j]!r} is {worst:.3g} standard errors "
                             "from a stationary point (the Gauss-Newton step)")
     return Verdict(u=u, r=r, analysis=out, certified=not problems, problems=problems,
-                   notes=notes, on_bound=flags, jacobian=how, distance=worst)
+                   limits=notes, on_bound=flags, jacobian=how, distance=worst)
 
 
 def _one_step(obj, verdict):

@@ -338,6 +338,8 @@ class Minimizer:
         self.message = f"{status}: {message}"
         if verdict.notes:
             self.message += " Then " + "; ".join(verdict.notes) + "."
+        if verdict.limits:
+            self.message += " Note: " + "; ".join(verdict.limits) + "."
         if verdict.problems:
             self.message += " Not certified: " + "; ".join(verdict.problems) + "."
         problems = write_uncertainties(self, verdict)

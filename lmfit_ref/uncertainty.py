@@ -199,6 +199,14 @@ def analyse(J, r, nfree, names, P, held=(), sides=None, scale_covar=True, resolu
 
     # (J^T J)^+ in P units: V diag(1/w**2) V^T, unscaled by the column norms.
     inv = (V / wr**2) @ V.T / np.outer(safe, safe)
+    step = solve(r)
+    # The step is measured in the error bars the fit will have at the
+    # minimum: s from the residual the linear model predicts there,
+    # ``r + J d``. (At a point far from the minimum, r itself carries the
+    # misfit and would inflate s, understating the distance.)
+    predicted = r + J @ step
+    s2_min = float(predicted @ predicted) / (nfree if nfree > 0 else max(len(r), 1))
+    s2 = max(min(s2, s2_min), floor)
     sigma_cert = np.zeros(n)
     sigma_cert[keep] = np.sqrt(np.maximum(np.diagonal(inv), 0.0) * s2)
     # A step below the rounding of P itself (or `resolution`) cannot be
@@ -207,7 +215,6 @@ def analyse(J, r, nfree, names, P, held=(), sides=None, scale_covar=True, resolu
     if resolution is not None:
         smallest = np.maximum(smallest, resolution)
     sigma_cert = np.maximum(sigma_cert, smallest / CERTIFY)
-    step = solve(r)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(sigma_cert > 0, np.abs(step) / sigma_cert, np.where(step == 0, 0.0, math.inf))
     pull = np.zeros(n)

@@ -1,8 +1,10 @@
-"""Standard errors and correlations (manual 3.4; lmfit_ref.covariance).
+"""Standard errors and correlations (manual 3.4; lmfit_ref.uncertainty).
 
-References: scipy.optimize.curve_fit on the same problem, and a
+References: scipy.optimize.curve_fit on the same problem, a
 central-difference Jacobian computed here at the optimum in the user's
-(external) coordinates: cov = redchi * (J^T J)^-1.
+(external) coordinates: cov = redchi * (J^T J)^-1, the same formula (and
+the Gauss-Newton step) with NumPy on random Jacobians, and closed forms
+for a straight line with its slope held on a bound.
 """
 import numpy as np
 import pytest
@@ -197,7 +199,7 @@ def test_singular_parameter_with_no_effect():
         assert p[n].value == pytest.approx(popt[i], rel=1e-5)
 
 
-def test_two_parameters_with_the_same_effect():
+def test_two_parameters_with_the_same_effect(reference):
     def res(params, x, data):
         return model(x, params["A"].value + params["A2"].value, params["tau"].value,
                      params["B"].value, params["c"].value) - data
@@ -211,7 +213,8 @@ def test_two_parameters_with_the_same_effect():
         assert p["A"].stderr > 1e3 * abs(p["A"].value + p["A2"].value)
     else:
         assert all(p[n].stderr is None for n in NAMES + ["A2"])
-    assert p["A"].value + p["A2"].value == pytest.approx(3.0318880703514255, rel=1e-5)
+    # Their sum is curve_fit's A (the model fitted with one amplitude).
+    assert p["A"].value + p["A2"].value == pytest.approx(reference[0][0], rel=1e-5)
 
 
 @pytest.mark.parametrize("bound", [dict(max=1.5), dict(min=0.0, max=1.5),
@@ -251,34 +254,47 @@ def test_fixed_parameters_have_zero_stderr():
     assert " %.4f " % p["B"].stderr == " 0.0000 "
 
 
-def test_external_covariance_formula():
+def test_covariance_and_step_formulas():
+    # uncertainty.analyse against NumPy on random full-rank Jacobians whose
+    # columns differ in scale by up to 1e6 (parameters in different units):
+    # cov = (J^T J)^-1, times r @ r / nfree with scale_covar; the
+    # Gauss-Newton step is the least-squares solution of J d = -r.
     rng = np.random.default_rng(4)
     for _ in range(200):
         n = int(rng.integers(1, 6))
-        M = rng.normal(size=(n, n))
-        cov_u = M @ M.T + n * np.eye(n)
-        D = rng.normal(size=n)
-        redchi = float(rng.uniform(0.1, 10))
-        expected = np.diag(D) @ cov_u @ np.diag(D)
-        np.testing.assert_allclose(covariance.external_covariance(cov_u, D, redchi, False), expected,
-                                   rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(covariance.external_covariance(cov_u, D, redchi, True),
-                                   redchi * expected, rtol=1e-12, atol=1e-14)
+        N = n + int(rng.integers(5, 30))
+        J = rng.normal(size=(N, n)) * 10.0 ** rng.uniform(-3, 3, size=n)
+        r = rng.normal(size=N)
         names = [f"p{i}" for i in range(n)]
-        stderr, correl = covariance.stderr_correl(expected, names)
-        s = np.sqrt(np.diag(expected))
-        np.testing.assert_allclose(stderr, s, rtol=1e-12)
+        P = rng.normal(size=n)
+        inv = np.linalg.inv(J.T @ J)
+        s = np.sqrt(np.diag(inv))
+        step = -np.linalg.lstsq(J, r, rcond=None)[0]
+        for scale_covar, factor in ((False, 1.0), (True, (r @ r) / (N - n))):
+            out = uncertainty.analyse(J, r, N - n, names, P, scale_covar=scale_covar)
+            expected = factor * inv
+            assert out.undetermined == () and out.held == ()
+            np.testing.assert_allclose(np.diag(out.cov), np.diag(expected), rtol=1e-9)
+            np.testing.assert_allclose(out.cov / np.outer(s, s), expected / np.outer(s, s),
+                                       rtol=1e-9, atol=1e-11)
+            np.testing.assert_allclose(out.step, step, rtol=1e-9, atol=1e-11 * s.max())
+        stderr, correl = uncertainty.stderr_correl(expected, names)
+        se = np.sqrt(np.diag(expected))
+        np.testing.assert_allclose(stderr, se, rtol=1e-12)
         for i in range(n):
             for j in range(n):
                 if i != j:
-                    assert correl[i][names[j]] == pytest.approx(expected[i, j] / (s[i] * s[j]), abs=1e-12)
+                    assert correl[i][names[j]] == pytest.approx(expected[i, j] / (se[i] * se[j]),
+                                                                abs=1e-12)
 
 
 @pytest.mark.parametrize("bound", [dict(max=1.5), dict(min=0.0, max=1.5), dict(min=4.0)])
 def test_others_get_covariance_with_the_bound_parameter_held(bound):
-    # When 'slope' ends on its bound, 'icept' gets the error bar of a fit in
-    # which slope is fixed at that value (SciPy, independently), up to the
+    # When 'slope' ends on its bound (the data pull it beyond), 'icept' gets
+    # the error bar of a fit in which slope is fixed at that value, up to the
     # degrees of freedom: the bounded fit counts nvarys = 2, the fixed one 1.
+    # That fit has a closed form: icept = mean(y - slope*x), and
+    # stderr**2 = (r @ r / nfree) / N.
     x = np.linspace(0.0, 1.0, 50)
     y = 2.0 * x + 1.0 + 0.01 * np.random.default_rng(0).standard_normal(50)
     p = Parameters()
@@ -286,17 +302,21 @@ def test_others_get_covariance_with_the_bound_parameter_held(bound):
     p.add("icept", value=0.5)
     out = minimize(lambda p: p["slope"].value * x + p["icept"].value - y, p)
     s_bound = p["slope"].value
+    assert s_bound == pytest.approx(bound.get("max", bound.get("min")), abs=1e-12)
     assert p["slope"].stderr is None and p["slope"].correl is None
     assert "'slope' ended at its bound" in out.message
-    fixed = curve_fit(lambda x, icept: s_bound * x + icept, x, y, p0=[0.5])
+    icept = float(np.mean(y - s_bound * x))
+    r = s_bound * x + icept - y
     nfree = x.size - 2
-    expected = np.sqrt(fixed[1][0, 0] * (nfree + 1) / nfree)
-    # LM converges slowly onto a bound: the value agrees to well within its error.
-    assert p["icept"].value == pytest.approx(fixed[0][0], abs=1e-3 * expected)
-    # (the engine's J^T J is from an earlier iterate: agreement to ~1e-6)
-    assert p["icept"].stderr == pytest.approx(expected, rel=1e-5)
+    expected = np.sqrt(r @ r / nfree / x.size)
+    # Certified: within CERTIFY (1e-3) standard errors of the minimum with
+    # slope held on its bound.
+    assert out.success, out.message
+    assert p["icept"].value == pytest.approx(icept, abs=uncertainty.CERTIFY * expected)
+    # J by differences at the best point (relative error ~1e-8).
+    assert p["icept"].stderr == pytest.approx(expected, rel=1e-7)
     assert p["icept"].correl == {}
-    assert np.isnan(out.covar[0]).all() and out.covar[1, 1] == pytest.approx(expected**2, rel=2e-5)
+    assert np.isnan(out.covar[0]).all() and out.covar[1, 1] == pytest.approx(expected**2, rel=2e-7)
 
 
 @pytest.mark.parametrize("bounds", [dict(min=0.0, max=1e6), dict(min=0.0)])
