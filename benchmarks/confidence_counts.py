@@ -1,10 +1,12 @@
 """Residual evaluations of conf_interval and conf_interval2d on the manual's example.
 
 The question: how many calls of the user's function does a confidence
-search cost? Every profile point is a sub-fit. The leastsq engine polishes
-a converged fit by default (a second MINPACK run with a central-difference
-Jacobian); the profile's sub-fits are run with ``polish=False``, as only
-their chi-square is used. What would polishing them cost, and change?
+search cost? Every profile point is a sub-fit. A default fit ends with the
+final stage (``certify.py``), which polishes a point that is not yet within
+its finishing tolerance (MINPACK again, with a central-difference Jacobian
+and tolerances near machine epsilon); the profile's sub-fits are run with
+``polish=False``, as only their chi-square is used. What would polishing
+them cost, and change?
 
 The problem is the manual's advanced example (4.3): two exponentials,
 data from ``numpy.random.RandomState(1)`` as the manual draws them, fitted

@@ -1,15 +1,20 @@
 """Evaluations spent, and accuracy reached, on the 54 NIST StRD cases.
 
-The question: the default fit is polished (a second MINPACK run with a
-central-difference Jacobian and tolerances near machine epsilon) and
-starts with ``factor=1``; what does that cost in evaluations over the 27
-NIST problems from both starting points, and what does it buy?
+The question: the default fit starts with ``factor=1`` and ends with the
+final stage (``lmfit_ref/certify.py``): a Jacobian at the best point, the
+Gauss-Newton step measured in standard errors, and, where that is not
+yet small enough, the polish (MINPACK again from there, with a
+central-difference Jacobian and tolerances near machine epsilon; if that
+cannot certify the point, once more from the start). What does that cost
+in evaluations over the 27 NIST problems from both starting points, and
+what does it buy?
 
 Each case (``lmfit_ref.nist``: data, starts, certified values and standard
 deviations) is fitted from its start by
 
 * lmfit_ref's default fit;
-* lmfit_ref with ``polish=False, factor=100`` (lmfit 0.5's fit);
+* lmfit_ref with ``polish=False, factor=100`` (lmfit 0.5's engine
+  settings, with the certificate but without the polish);
 * raw ``scipy.optimize.leastsq`` at SciPy's defaults, on ``y - model(b, x)``
   (``log(y)`` for Nelson) written for a plain vector; its standard errors
   are ``sqrt(diag(cov_x) * RSS / (N - P))``;

@@ -18,23 +18,44 @@ forms, each also written by hand for raw leastsq:
   ``expr='2*pi/period'``; by hand, ``omega = 2*pi/period`` inside the
   residual.
 
-Table 1, the same algorithm step by step: lmfit_ref with
-``polish=False, factor=100`` (and xtol = ftol = 1e-7, maxfev = 5000) is
-lmfit 0.5's fit, which makes exactly the calls raw leastsq makes with the
-same options. Both evaluation counts are counted in an untimed run by a
-counter inside the residual (independent of the library's ``nfev``); a
-row where they differ, or where the values differ from raw leastsq's by
-more than 1e-12 relative, is flagged. The time ratio and the extra
-microseconds per evaluation (all the extra time, per-fit costs included,
-divided by the evaluations) are then overhead and nothing else.
+Every evaluation count is taken in an untimed run, by a counter inside the
+residual: every call of the user's function (SciPy's extra call at the
+start, to check the shape, included), independent of each library's own
+``nfev``. End points are compared in standard errors: the largest
+``|P_j - P_j(raw)| / sigma_j``, with sigma from raw leastsq's own
+``cov_x`` (scaled by the reduced chi-square; through dP/du for the bound),
+and a row beyond ``AGREE`` standard errors is flagged.
 
-Table 2, the default fit (``factor=1``, then polished): its evaluations
-and time against raw leastsq at SciPy's own defaults, and against raw
-leastsq run with the same recipe by hand (``factor=1``; then a second run
-from that solution with a central-difference ``Dfun``, step
-``eps**(1/3)*|u|``, and xtol = ftol = 1e-15, gtol = 0). Against the
-recipe the ratio is again overhead; against SciPy's defaults it is mostly
-the polish's extra evaluations.
+Table 1, the same settings: lmfit_ref with ``polish=False, factor=100``
+(xtol = ftol = 1e-7, maxfev = 5000) against raw leastsq with the same
+options. Both run MINPACK's Levenberg-Marquardt with forward-difference
+Jacobians, but not the same ones: raw leastsq (lmdif) steps each u_j by
+``sqrt(eps) * |u_j|``, lmfit_ref (lmder, given its Jacobian) steps each
+parameter in its own units, ``sqrt(eps) * max(|P_j|, floor_j)``, and
+divides by the step the arithmetic took (``lmfit_ref/differences.py``).
+So the iterates agree only to rounding where the two rules give the same
+step, and the end points are the same minimum within a tolerance, not to
+the last digit. lmfit_ref then takes a Jacobian at the best point to
+certify it (its final stage, without a polish), so it makes a few calls
+more. The time ratio and the extra microseconds per evaluation
+(``T_ref / nfev_ref - T_raw / nfev_raw``: the per-call overhead plus the
+differences' and the per-fit costs spread over the calls) are then
+overhead.
+
+Table 2, the default fit (``lmfit_ref.minimize`` with no options): one
+MINPACK run (``factor=1``, the Jacobian by forward differences in the
+user's units), then the final stage (``lmfit_ref/certify.py``): a Jacobian
+at the best point (the engine's last one if it is close enough, else
+forward differences, n calls; central, 2n, where J is ill-conditioned),
+the test in standard errors, and one Gauss-Newton step (1 call) or a
+polish if the point is not yet within the finishing tolerance. Against raw
+leastsq at SciPy's own defaults: its calls, split into the engine's and
+the final stage's (``engine_share``: the counter's value when the engine
+returns); the limit ``raw + 2*nvarys + 2`` (raw's calls plus a
+central-difference Jacobian and two calls) and whether the default fit
+stays within it; the end points' distance; the time ratio. A last line
+counts the rows within the limit and, with lmfit, the rows whose time
+ratio is no worse than lmfit's.
 
 If the published ``lmfit`` is importable it gets columns of its own (its
 calls counted the same way; in Table 1 it is given the same tolerances,
@@ -47,8 +68,11 @@ least disturbed by the machine). Times differ between machines; nothing
 here asserts on them.
 
 Run: ``python3 tasks.py bench`` (all benchmarks), or
-``.venv/bin/python benchmarks/overhead.py``.
+``.venv/bin/python benchmarks/overhead.py`` (``--sizes 100 1000`` for
+fewer sizes).
 """
+import argparse
+import contextlib
 import math
 import timeit
 
@@ -56,15 +80,20 @@ import numpy as np
 from scipy.optimize import leastsq
 
 import lmfit_ref
+from lmfit_ref.engines import leastsq as leastsq_engine
 
 START = dict(amp=10.0, phase_shift=0.2, omega=3.0, decay=0.02)
 BOUNDS = (0.0, 0.1)   # decay's, as in the manual's 2.1
 TOL = dict(xtol=1e-7, ftol=1e-7)
 MAXFEV = 5000         # 1000 * (nvarys + 1), the manual's default for 4 variables
-POLISH_TOL = 1e-15
-EPS3 = float(np.finfo(float).eps ** (1.0 / 3.0))  # central-difference relative step
+NVARYS = 4
 SIZES = (100, 1000, 100000)
 CASES = ("plain", "bound", "constraint")
+#: End points further apart than this many standard errors are flagged. Each
+#: fit stops within about 1e-3 standard errors of the minimum (raw leastsq by
+#: its xtol, lmfit_ref by its certificate), so two fits of the same minimum
+#: agree to well within 0.01.
+AGREE = 0.01
 
 
 def published_lmfit():
@@ -160,6 +189,17 @@ def raw_external(case, v):
     return np.array(v)
 
 
+def raw_sigma(case, fit):
+    """Standard errors in the Parameters' units from a raw leastsq full output."""
+    v, cov_x, info = fit[0], fit[1], fit[2]
+    fvec = info["fvec"]
+    sigma = np.sqrt(np.diag(cov_x) * (fvec @ fvec) / (len(fvec) - len(v)))
+    if case == "bound":  # dP/du of the MINUIT map
+        a, b = BOUNDS
+        sigma[3] *= abs(0.5 * (b - a) * math.cos(v[3]))
+    return sigma
+
+
 # -- the fits ------------------------------------------------------------------------
 def fit_raw_same(case, x, data, fcn=None):
     """Raw leastsq as lmfit 0.5 called it: xtol = ftol = 1e-7, maxfev 5000, factor 100."""
@@ -172,48 +212,16 @@ def fit_raw_default(case, x, data, fcn=None):
     return leastsq(fcn or RAW[case], raw_start(case), args=(x, data), full_output=True)
 
 
-def central_jacobian(fcn, args):
-    """Dfun by central differences, once per point (SciPy asks twice at the start)."""
-    last = [None, None]
-
-    def dfun(u, *_):
-        key = u.tolist()
-        if key != last[0]:
-            columns = []
-            for j, uj in enumerate(key):
-                h = EPS3 * abs(uj) if uj != 0.0 else EPS3
-                up, down = np.array(key), np.array(key)
-                up[j], down[j] = uj + h, uj - h
-                columns.append((fcn(up, *args) - fcn(down, *args)) / (up[j] - down[j]))
-            last[:] = [key, np.column_stack(columns)]
-        return last[1]
-    return dfun
-
-
-def fit_raw_recipe(case, x, data, fcn=None):
-    """The default fit's recipe, by hand: lmdif with factor=1, then lmder polished."""
-    fcn = fcn or RAW[case]
-    n = 4
-    u, _, info, _, ier = leastsq(fcn, raw_start(case), args=(x, data), full_output=True,
-                                 maxfev=MAXFEV, factor=1.0, **TOL)
-    used = info['nfev'] + 1  # SciPy calls fcn once more, to check its shape
-    if ier not in (1, 2, 3, 4) or used >= MAXFEV:
-        return u
-    return leastsq(fcn, u, args=(x, data), Dfun=central_jacobian(fcn, (x, data)),
-                   full_output=True, xtol=POLISH_TOL, ftol=POLISH_TOL, gtol=0.0, factor=1.0,
-                   maxfev=max(1, (MAXFEV - used) // (2 * n + 1)))[0]
-
-
 def refit(module, params, case, x, data, fcn=residual_params, **kws):
-    """Reset the start values (as a user would) and fit again; the fitted values."""
+    """Reset the start values (as a user would) and fit again: (fitted values, result)."""
     for name, value in varying_start(case).items():
         params[name].value = value
     out = module.minimize(fcn, params, args=(x, data), **kws)
     values = out.params if hasattr(out, 'params') else params  # lmfit >= 1 returns a copy
-    return np.array([values[name].value for name in varying_start(case)])
+    return np.array([values[name].value for name in varying_start(case)]), out
 
 
-SAME_REF = dict(polish=False, factor=100, **TOL)  # lmfit 0.5's fit, step by step
+SAME_REF = dict(polish=False, factor=100, **TOL)  # the same settings as raw, Table 1
 SAME_LMFIT = dict(gtol=0.0, epsfcn=None, factor=100, max_nfev=MAXFEV // 2, **TOL)
 
 
@@ -226,6 +234,40 @@ def count_calls(run, fcn):
         return fcn(*args)
     out = run(counting)
     return calls[0], out
+
+
+@contextlib.contextmanager
+def engine_share(calls, shares):
+    """Append ``calls[0]`` to `shares` each time lmfit_ref's leastsq engine returns.
+
+    A diagnostic for an untimed run: what the counter reads when MINPACK is
+    done is the engine's share of the evaluations; the rest is the final
+    stage's.
+    """
+    original = leastsq_engine.run
+
+    def run(*args, **kws):
+        try:
+            return original(*args, **kws)
+        finally:
+            shares.append(calls[0])
+    leastsq_engine.run = run
+    try:
+        yield
+    finally:
+        leastsq_engine.run = original
+
+
+def final_stage(out):
+    """A short account of lmfit_ref's final stage, from ``engine_info``."""
+    how = out.engine_info.get("jacobian", "")
+    words = ("reused J" if how.startswith("the engine") else "forward J"
+             if how.startswith("forward") else "central J" if how.startswith("central")
+             else "Dfun")
+    for note in out.engine_info.get("final_stage", []):
+        words += (" + GN step" if note.startswith("one Gauss-Newton") else " + polish"
+                  if note.startswith("polished") else " + polish (no gain)")
+    return words + ("" if out.success else ", not certified")
 
 
 def best_times(candidates, repeat, target=0.02):
@@ -252,28 +294,37 @@ def measure(npoints, repeat=5, cases=CASES, with_lmfit=True):
         row = {"points": npoints, "case": case,
                "lmfit_version": other.__version__ if other is not None else None}
         n_raw, raw = count_calls(lambda f: fit_raw_same(case, x, data, f), RAW[case])
-        n_def, _ = count_calls(lambda f: fit_raw_default(case, x, data, f), RAW[case])
-        n_rec, rec = count_calls(lambda f: fit_raw_recipe(case, x, data, f), RAW[case])
-        row.update(raw_nfev=n_raw, default_nfev=n_def, recipe_nfev=n_rec)
-        v_raw, v_rec = raw_external(case, raw[0]), raw_external(case, rec)
+        n_def, raw_def = count_calls(lambda f: fit_raw_default(case, x, data, f), RAW[case])
+        row.update(raw_nfev=n_raw, default_nfev=n_def, limit=n_def + 2 * NVARYS + 2)
+        v_raw, v_def = raw_external(case, raw[0]), raw_external(case, raw_def[0])
+        s_raw, s_def = raw_sigma(case, raw), raw_sigma(case, raw_def)
         for module in modules:
             key = "ref" if module is lmfit_ref else "lmfit"
             same = SAME_REF if module is lmfit_ref else SAME_LMFIT
             p = make_params(module, case)
-            n_same, v_same = count_calls(lambda f: refit(module, p, case, x, data, f, **same),
-                                         residual_params)
-            n_fit, v_fit = count_calls(lambda f: refit(module, p, case, x, data, f),
-                                       residual_params)
-            row[f"{key}_nfev"], row[f"{key}_default_nfev"] = n_same, n_fit
-            row[f"{key}_same_dev"] = float(np.max(np.abs(v_same / v_raw - 1.0)))
-            row[f"{key}_default_dev"] = float(np.max(np.abs(v_fit / v_rec - 1.0)))
+            n_same, (v_same, _) = count_calls(
+                lambda f: refit(module, p, case, x, data, f, **same), residual_params)
+            calls, shares = [0], []
+
+            def counting(*args):
+                calls[0] += 1
+                return residual_params(*args)
+            with engine_share(calls, shares):
+                v_fit, out = refit(module, p, case, x, data, counting)
+            row[f"{key}_nfev"], row[f"{key}_default_nfev"] = n_same, calls[0]
+            row[f"{key}_same_dev"] = float(np.max(np.abs(v_same - v_raw) / s_raw))
+            row[f"{key}_default_dev"] = float(np.max(np.abs(v_fit - v_def) / s_def))
+            if module is lmfit_ref:
+                row["ref_engine_nfev"] = shares[0]
+                row["ref_final"] = final_stage(out)
+                row["ref_success"] = out.success
+                row["ref_reported_nfev"] = out.nfev
             candidates[case, key] = (lambda m=module, p=p, kw=same, c=case:
                                      refit(m, p, c, x, data, **kw))
             candidates[case, key + "_default"] = (lambda m=module, p=p, c=case:
                                                   refit(m, p, c, x, data))
         candidates[case, "raw"] = lambda c=case: fit_raw_same(c, x, data)
         candidates[case, "raw_default"] = lambda c=case: fit_raw_default(c, x, data)
-        candidates[case, "recipe"] = lambda c=case: fit_raw_recipe(c, x, data)
         rows.append(row)
     times = best_times(candidates, repeat)
     for row in rows:
@@ -283,59 +334,77 @@ def measure(npoints, repeat=5, cases=CASES, with_lmfit=True):
     return rows
 
 
+def _per_eval_us(t, n, t_raw, n_raw):
+    """Extra microseconds per evaluation: T / nfev - T_raw / nfev_raw."""
+    return (t / n - t_raw / n_raw) * 1e6
+
+
 def print_same_algorithm(rows):
     """Table 1: polish=False, factor=100 against raw leastsq with the same options."""
     version = rows[0]["lmfit_version"]
-    print("Table 1. The same algorithm, step by step: raw scipy.optimize.leastsq\n"
-          "(xtol=ftol=1e-7, factor=100) against lmfit_ref with polish=False,\n"
-          "factor=100. nfev: calls counted inside the residual, the same for\n"
-          "both (or the row says so); us/eval = (ref - raw) / nfev.\n")
-    head = (f"{'points':>6s}  {'case':10s} {'nfev':>5s} {'raw ms':>8s} {'ref ms':>8s} "
-            f"{'ratio':>6s} {'us/eval':>8s}")
+    print("Table 1. The same settings: raw scipy.optimize.leastsq (xtol=ftol=1e-7,\n"
+          "factor=100) against lmfit_ref with polish=False, factor=100 (its\n"
+          "differences in the user's units, then its certificate). nfev: calls\n"
+          "counted inside the residual; dev: largest distance between the end\n"
+          "points, in standard errors; us/eval = ref/nfev - raw/nfev_raw.\n")
+    head = (f"{'points':>6s}  {'case':10s} {'raw':>4s} {'ref':>4s} {'dev':>7s} {'raw ms':>8s} "
+            f"{'ref ms':>8s} {'ratio':>6s} {'us/eval':>8s}")
     if version:
-        head += f"  | lmfit {version}: {'nfev':>5s} {'ratio':>6s} {'us/eval':>8s}"
+        head += f"  | lmfit {version}: {'nfev':>4s} {'ratio':>6s} {'us/eval':>8s}"
     print(head)
     for r in rows:
-        t_raw = r["raw_time"]
-        flag = ""
-        if r["ref_nfev"] != r["raw_nfev"] or r["ref_same_dev"] > 1e-12:
-            flag = f"  <- differs from raw: nfev {r['raw_nfev']}, values {r['ref_same_dev']:.1e}"
-        line = (f"{r['points']:6d}  {r['case']:10s} {r['ref_nfev']:5d} {t_raw * 1e3:8.3f} "
-                f"{r['ref_time'] * 1e3:8.3f} {r['ref_time'] / t_raw:6.2f} "
-                f"{(r['ref_time'] - t_raw) / r['ref_nfev'] * 1e6:8.2f}")
+        t_raw, n_raw = r["raw_time"], r["raw_nfev"]
+        flag = f"  <- ends {r['ref_same_dev']:.2g} sigma away" if r["ref_same_dev"] > AGREE else ""
+        line = (f"{r['points']:6d}  {r['case']:10s} {n_raw:4d} {r['ref_nfev']:4d} "
+                f"{r['ref_same_dev']:7.1e} {t_raw * 1e3:8.3f} {r['ref_time'] * 1e3:8.3f} "
+                f"{r['ref_time'] / t_raw:6.2f} "
+                f"{_per_eval_us(r['ref_time'], r['ref_nfev'], t_raw, n_raw):8.2f}")
         if version:
-            line += (f"  | {'':>{len(version) + 7}s}{r['lmfit_nfev']:5d} "
+            line += (f"  | {'':>{len(version) + 7}s}{r['lmfit_nfev']:4d} "
                      f"{r['lmfit_time'] / t_raw:6.2f} "
-                     f"{(r['lmfit_time'] - t_raw) / r['lmfit_nfev'] * 1e6:8.2f}")
+                     f"{_per_eval_us(r['lmfit_time'], r['lmfit_nfev'], t_raw, n_raw):8.2f}")
         print(line + flag)
 
 
 def print_default_fit(rows):
-    """Table 2: the default (polished) fit against raw leastsq's defaults and the same recipe."""
+    """Table 2: the default fit against raw leastsq at SciPy's defaults."""
     version = rows[0]["lmfit_version"]
-    print("Table 2. The default fit (factor=1, then polished): its calls (ref)\n"
-          "against raw leastsq at SciPy's defaults (dflt) and raw leastsq running\n"
-          "the same recipe by hand (recipe); time ratios to each; us/eval =\n"
-          "(ref - recipe) / nfev.\n")
-    head = (f"{'points':>6s}  {'case':10s} {'dflt':>5s} {'recipe':>6s} {'ref':>5s} "
-            f"{'ref/dflt':>8s} {'ref/recipe':>10s} {'us/eval':>8s}")
+    print("Table 2. The default fit (lmfit_ref.minimize, no options) against raw\n"
+          "leastsq at SciPy's defaults. raw, ref: calls counted inside the\n"
+          "residual, ref split as engine + final stage; limit = raw + 2*nvarys + 2;\n"
+          "dev: largest distance between the end points, in standard errors;\n"
+          "ratio: time over raw's.\n")
+    head = (f"{'points':>6s}  {'case':10s} {'raw':>4s} {'limit':>5s} {'ref':>10s} "
+            f"{'met':>3s} {'dev':>7s} {'ratio':>6s}  {'final stage':24s}")
     if version:
-        head += f"  | lmfit dflt: {'nfev':>5s} {'/dflt':>6s}"
+        head += f"| lmfit {version}: {'nfev':>4s} {'ratio':>6s}"
     print(head)
     for r in rows:
-        flag = ""
-        if r["ref_default_nfev"] != r["recipe_nfev"] or r["ref_default_dev"] > 1e-12:
-            flag = (f"  <- differs from the recipe: nfev {r['recipe_nfev']}, "
-                    f"values {r['ref_default_dev']:.1e}")
-        t = r["ref_default_time"]
-        line = (f"{r['points']:6d}  {r['case']:10s} {r['default_nfev']:5d} {r['recipe_nfev']:6d} "
-                f"{r['ref_default_nfev']:5d} {t / r['raw_default_time']:8.2f} "
-                f"{t / r['recipe_time']:10.2f} "
-                f"{(t - r['recipe_time']) / r['ref_default_nfev'] * 1e6:8.2f}")
+        n = r["ref_default_nfev"]
+        split = f"{r['ref_engine_nfev']}+{n - r['ref_engine_nfev']}={n}"
+        flag = (f"  <- ends {r['ref_default_dev']:.2g} sigma away"
+                if r["ref_default_dev"] > AGREE else "")
+        line = (f"{r['points']:6d}  {r['case']:10s} {r['default_nfev']:4d} {r['limit']:5d} "
+                f"{split:>10s} {'yes' if n <= r['limit'] else 'NO':>3s} "
+                f"{r['ref_default_dev']:7.1e} "
+                f"{r['ref_default_time'] / r['raw_default_time']:6.2f}  {r['ref_final']:24s}")
         if version:
-            line += (f"  | {'':11s}{r['lmfit_default_nfev']:5d} "
+            line += (f"| {'':>{len(version) + 7}s}{r['lmfit_default_nfev']:4d} "
                      f"{r['lmfit_default_time'] / r['raw_default_time']:6.2f}")
         print(line + flag)
+
+
+def print_summary(rows):
+    """How many rows of Table 2 keep within the limit, and the time ratios beside lmfit's."""
+    within = sum(r["ref_default_nfev"] <= r["limit"] for r in rows)
+    print(f"Default fit within raw + 2*nvarys + 2 evaluations: {within} of {len(rows)} rows.")
+    if rows[0]["lmfit_version"]:
+        ratio = [r["ref_default_time"] / r["raw_default_time"] for r in rows]
+        theirs = [r["lmfit_default_time"] / r["raw_default_time"] for r in rows]
+        large = [a for a, r in zip(ratio, rows) if r["points"] >= 1000]
+        print(f"Time ratio no worse than lmfit {rows[0]['lmfit_version']}'s: "
+              f"{sum(a <= b for a, b in zip(ratio, theirs))} of {len(rows)} rows; "
+              f"largest ratio from 1000 points up: {max(large, default=math.nan):.2f}.")
 
 
 def main(sizes=SIZES):
@@ -347,8 +416,13 @@ def main(sizes=SIZES):
     print_same_algorithm(rows)
     print()
     print_default_fit(rows)
+    print()
+    print_summary(rows)
     return rows
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES),
+                        help="numbers of points (default: %(default)s)")
+    main(parser.parse_args().sizes)

@@ -7,30 +7,37 @@ Same problem as ``overhead.py`` (the manual's decaying sine, 4 varying
 parameters, plain, with a bound on ``decay``, with ``omega`` tied to
 ``period`` by an expression).
 
-Part 1, per evaluation. The objective MINPACK calls, ``residual(u)``, is
+Part 1, per evaluation. The objective the engine calls, ``residual(u)``, is
 built as the fit builds it (``Minimizer.prepare_fit`` then
-``make_objective``) and timed at a fixed u (best of several rounds of
-timeit), beside the user's function alone, written with a vector (what
-raw leastsq calls) and with Parameters (what lmfit_ref calls). Then each
-step of the hot path is timed alone, re-enacted here on the same objects:
-``u.tolist()``, writing the values into the Parameters, the call through
-``functools.partial``, the type-and-length test, the finiteness test (one
-dot product), the engine's guard against non-finite residuals
-(``engines/leastsq._Guarded``), a bound's map and a constraint. Their sum
-should be close to the measured difference.
+``Minimizer._make_objective``) and timed at a fixed u (best of several
+rounds of timeit), beside the user's function alone, written with a
+vector (what raw leastsq calls) and with Parameters (what lmfit_ref
+calls). Then each step of the hot path is timed alone, re-enacted here on
+the same objects: ``u.tolist()``, writing the values into the Parameters,
+the call through ``functools.partial``, the type-and-length test, the
+finiteness test (``np.isfinite(r).all()``), the engine's guard against
+non-finite residuals (``engines/leastsq._Guarded``), a bound's map. Their
+sum should be close to the measured difference. Last, the Jacobian the
+engine is given (``Objective.jacobian``: forward differences in the
+user's units, chained through dP/du), per column, beside one evaluation:
+what a column costs beyond its evaluation is the differences' own work.
 
 Then the finiteness test as a fit meets it, on a fresh residual just
-after the user's function, against NumPy's own sum, at 100 and 100000
-points (a BLAS dot of many elements may run on several threads).
+after the user's function, against a BLAS dot product and NumPy's own
+sum, at 100 and 100000 points (a BLAS dot of many elements may run on
+several threads).
 
 Part 2, per fit. Many fits are run with timers wrapped around the stages
-of ``Minimizer._fit`` (preparing, building the closures, MINPACK with
-its evaluations, statistics and uncertainties), alternating with raw
-leastsq doing the same work. ``polish=False, factor=100`` against raw
-leastsq with the same options (same evaluations), then the default fit
-against the same recipe run by hand (``overhead.fit_raw_recipe``).
-"Inside MINPACK" minus raw leastsq's whole time is the per-evaluation
-overhead times nfev; what is outside MINPACK is paid once per fit.
+of ``Minimizer._fit`` (preparing, building the objective, MINPACK with its
+evaluations and Jacobians, the final stage, the statistics), alternating
+with raw leastsq. ``polish=False, factor=100`` against raw leastsq with
+the same options, then the default fit against raw leastsq at SciPy's
+defaults. The difference Jacobians are timed apart, inside MINPACK (the
+engine's) and in the final stage (the certificate's), and so is
+``uncertainty.analyse`` (the SVD behind the certificate and the error
+bars). Inside MINPACK the time per evaluation is printed beside raw
+leastsq's: the difference is the hot path and the differences' own work.
+What is outside MINPACK and outside the final stage is paid once per fit.
 
 Timers cost a little themselves; the totals are printed beside the plain
 timing so the reader can judge. Times differ between machines; nothing
@@ -53,7 +60,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import overhead  # noqa: E402  (this folder's shared problem definition)
 
 import lmfit_ref  # noqa: E402
-from lmfit_ref import bounds, minimizer  # noqa: E402
+from lmfit_ref import bounds, differences, minimizer  # noqa: E402
+from lmfit_ref import certify as certify_module  # noqa: E402
 from lmfit_ref.engines import leastsq as engine  # noqa: E402
 
 
@@ -66,13 +74,18 @@ def best_us(fn, repeat=7, target=0.01):
     return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
 
 
+def unmemoized(guarded, u):
+    """Call the engine's guard at u as at a new point (it remembers the last one)."""
+    guarded.last = (None, None)
+    return guarded(u)
+
+
 def objective_for(case, x, data):
-    """The objective a fit of `case` hands MINPACK, its start u, and the Minimizer."""
+    """The `Objective` a fit of `case` hands its engine, its start u, and the Minimizer."""
     params = overhead.make_params(lmfit_ref, case)
     fitter = lmfit_ref.Minimizer(overhead.residual_params, params, fcn_args=(x, data))
     fitter.prepare_fit()
-    residual, _, _ = fitter._make_objective()
-    return residual, fitter._u0.copy(), fitter
+    return fitter._make_objective(), fitter._u0.copy(), fitter
 
 
 def per_evaluation(npoints=100, repeat=7):
@@ -80,19 +93,19 @@ def per_evaluation(npoints=100, repeat=7):
     x, data = overhead.make_data(npoints)
     out = {}
     objectives = {case: objective_for(case, x, data) for case in overhead.CASES}
-    residual, u, fitter = objectives["plain"]
+    obj, u, fitter = objectives["plain"]
     params, varying = fitter.params, fitter._varying
     v = overhead.raw_start("plain")
     out["user's function, vector (raw leastsq's)"] = best_us(
         lambda: overhead.residual_plain(v, x, data), repeat)
     out["user's function, Parameters"] = best_us(
         lambda: overhead.residual_params(params, x, data), repeat)
-    out["objective residual(u), plain"] = best_us(lambda: residual(u), repeat)
-    guarded = engine._Guarded(residual)
-    out[GUARDED] = best_us(lambda: guarded(u), repeat)
+    out["objective residual(u), plain"] = best_us(lambda: obj.residual(u), repeat)
+    guarded = engine._Guarded(obj.residual, obj.evaluations, 10**12)
+    out[GUARDED] = best_us(lambda: unmemoized(guarded, u), repeat)
     for case in ("bound", "constraint"):
-        res_c, u_c, _ = objectives[case]
-        out[f"objective residual(u), {case}"] = best_us(lambda: res_c(u_c), repeat)
+        obj_c, u_c, _ = objectives[case]
+        out[f"objective residual(u), {case}"] = best_us(lambda: obj_c.residual(u_c), repeat)
 
     # The pieces, re-enacted on the same objects (objective.py, the hot path).
     # The two call layers are timed around a function that does nothing, so
@@ -108,7 +121,7 @@ def per_evaluation(npoints=100, repeat=7):
     def nothing(*args):
         return r
     through_partial = functools.partial(nothing, params, x, data)
-    guarded_nothing = engine._Guarded(nothing)
+    guarded_nothing = engine._Guarded(nothing, obj.evaluations, 10**12)
     bare = best_us(lambda: nothing(params, x, data), repeat)
     pieces = {
         "u.tolist()": best_us(lambda: u.tolist(), repeat),
@@ -117,14 +130,21 @@ def per_evaluation(npoints=100, repeat=7):
         "type-and-length test": best_us(lambda: r.dtype is f64 and r.shape == shape, repeat),
         "finiteness test: np.isfinite(r).all()": best_us(lambda: np.isfinite(r).all(),
                                                           repeat),
-        "the engine's guard (one more call)": best_us(lambda: guarded_nothing(u),
-                                                             repeat) - bare,
+        "the engine's guard (one more call)": best_us(
+            lambda: unmemoized(guarded_nothing, u), repeat) - bare,
     }
     for label, us in pieces.items():
         out["  piece: " + label] = max(us, 0.0)
 
     out["  bound: to_external(u, a, b)"] = best_us(lambda: bounds.both_to_external(-1.2, a, b),
                                                    repeat)
+    # The engine's Jacobian, per column, beside one evaluation at the values.
+    P = np.array(obj.values(u))
+    r_u = np.array(obj.residual(u))
+    out["  jacobian: at_values(P), one difference step"] = best_us(lambda: obj.at_values(P),
+                                                                   repeat)
+    out["  jacobian: forward differences, per column"] = best_us(
+        lambda: obj.jacobian(u, r_u), repeat) / len(u)
     return out
 
 
@@ -133,7 +153,7 @@ def print_per_evaluation(out, npoints):
           "repeated timeit; in brackets: more than your function with Parameters)\n")
     user = out["user's function, Parameters"]
     for label, us in out.items():
-        if label.startswith(("  piece", "  bound")):
+        if label.startswith(("  piece", "  bound", "  jacobian")):
             continue
         extra = f"  (+{us - user:.2f})" if label.startswith(("objective", "  +")) else ""
         print(f"  {label:50s} {us:8.2f}{extra}")
@@ -148,6 +168,11 @@ def print_per_evaluation(out, npoints):
           f"{out[GUARDED] - user - total:8.2f}")
     print(f"    {'(a bound) to_external, per bounded parameter':48s} "
           f"{out['  bound: to_external(u, a, b)']:8.2f}")
+    step = out["  jacobian: at_values(P), one difference step"]
+    column = out["  jacobian: forward differences, per column"]
+    print("\n  the engine's Jacobian (forward differences in the user's units):")
+    print(f"    {'at_values(P): one evaluation at a step':48s} {step:8.2f}  (+{step - user:.2f})")
+    print(f"    {'one column of the Jacobian':48s} {column:8.2f}  (+{column - user:.2f})")
 
 
 def finiteness_tests(npoints=100000, rounds=7, number=20):
@@ -195,45 +220,79 @@ def print_finiteness_tests(times, npoints):
         print(f"  {label:30s} {best:9.2f} {median:9.2f}{extra}")
 
 
+#: The stages of a fit that Part 2 times: (owner, attribute, label). Nested
+#: ones are counted inside their parents too.
+ENGINE_JACOBIANS = "    of which difference Jacobians (the engine's)"
+FINAL_JACOBIANS = "    of which difference Jacobians"
+ANALYSE = "    of which uncertainty.analyse (SVD)"
+INSIDE = "inside MINPACK"
+FINAL = "the final stage (certify)"
+POLISH = "    of which the polish (MINPACK again)"
+FINISH = "statistics, uncertainties, final stage"
+OWN_WORK = "  the engine's own work (options, guard)"
+
+
 def per_fit(npoints=100, fits=1000, rounds=5, polished=False):
     """Part 2: microseconds per fit in each stage, best of `rounds` rounds of `fits` fits.
 
     ``polished=False``: polish=False, factor=100 against raw leastsq with the
-    same options; True: the default fit against the same recipe by hand.
+    same options; True: the default fit against raw leastsq at its defaults.
     """
     x, data = overhead.make_data(npoints)
     spent = {}
+    active = set()  # labels of the stages running now
 
     def timed(owner, name, label):
         inner = getattr(owner, name)
 
         def wrapper(*args, **kws):
+            # MINPACK run by the final stage is the polish, not the engine
+            charged = POLISH if label == INSIDE and FINAL in active else label
+            active.add(charged)
             t0 = time.perf_counter()
             try:
                 return inner(*args, **kws)
             finally:
-                spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+                spent[charged] = spent.get(charged, 0.0) + time.perf_counter() - t0
+                active.discard(charged)
         setattr(owner, name, wrapper)
         return owner, name, inner
 
+    def jacobians(*args, **kws):  # differences.jacobian, charged to where it runs
+        label = FINAL_JACOBIANS if FINAL in active else ENGINE_JACOBIANS
+        t0 = time.perf_counter()
+        try:
+            return plain_jacobian(*args, **kws)
+        finally:
+            spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+
     kws = {} if polished else overhead.SAME_REF
-    raw = overhead.fit_raw_recipe if polished else overhead.fit_raw_same
+    raw = overhead.fit_raw_default if polished else overhead.fit_raw_same
     params = overhead.make_params(lmfit_ref, "plain")
-    nfev = overhead.count_calls(
-        lambda f: overhead.refit(lmfit_ref, params, "plain", x, data, f, **kws),
-        overhead.residual_params)[0]
+    calls, shares = [0], []
+
+    def counting(*args):
+        calls[0] += 1
+        return overhead.residual_params(*args)
+    with overhead.engine_share(calls, shares):
+        overhead.refit(lmfit_ref, params, "plain", x, data, counting, **kws)
+    nfev, engine_nfev = calls[0], shares[0]
+    raw_nfev = overhead.count_calls(lambda f: raw("plain", x, data, f), overhead.RAW["plain"])[0]
     originals = [
         timed(minimizer.Minimizer, "__init__", "Minimizer(): store, check inputs"),
         timed(minimizer.Minimizer, "_save", "save the Parameters' state"),
         timed(minimizer.Minimizer, "_prepare", "prepare (checks, maps, u0)"),
-        timed(minimizer.Minimizer, "_make_objective", "build the closures"),
-        timed(minimizer.Minimizer, "_finish", "statistics, uncertainties"),
+        timed(minimizer.Minimizer, "_make_objective", "build the objective"),
+        timed(minimizer.Minimizer, "_finish", FINISH),
+        timed(minimizer, "certify", FINAL),
         timed(engine, "run", "engine.run"),
-        timed(engine, "_scipy_leastsq", "inside MINPACK (with the evaluations)"),
+        timed(engine, "_scipy_leastsq", INSIDE),
+        # (certify.py calls analyse by the name it imported)
+        timed(certify_module, "analyse", ANALYSE),
     ]
-    if polished:
-        originals.append(timed(engine, "central_differences",
-                               "  of which central differences (inside)"))
+    plain_jacobian = differences.jacobian
+    differences.jacobian = jacobians
+    originals.append((differences, "jacobian", plain_jacobian))
     best = None
     gc.disable()
     try:
@@ -251,40 +310,46 @@ def per_fit(npoints=100, fits=1000, rounds=5, polished=False):
                 best = (total, t_raw, {k: s / fits for k, s in spent.items()})
     finally:
         gc.enable()
-        for owner, name, inner in originals:
+        for owner, name, inner in reversed(originals):
             setattr(owner, name, inner)
     total, t_raw, parts = best
-    return {"nfev": nfev, "total": total, "raw": t_raw, "parts": parts, "polished": polished,
-            "fits": fits, "rounds": rounds, "npoints": npoints}
+    return {"nfev": nfev, "engine_nfev": engine_nfev, "raw_nfev": raw_nfev, "total": total,
+            "raw": t_raw, "parts": parts, "polished": polished, "fits": fits, "rounds": rounds,
+            "npoints": npoints}
 
 
 def print_per_fit(res):
-    us, nfev = 1e6, res["nfev"]
+    us, nfev, raw_nfev, engine_nfev = 1e6, res["nfev"], res["raw_nfev"], res["engine_nfev"]
     total, t_raw, parts = res["total"], res["raw"], dict(res["parts"])
-    inside = parts.pop("inside MINPACK (with the evaluations)")
-    parts["the engine's own work (options, guard)"] = parts.pop("engine.run") - inside
-    what = ("the default fit against the recipe by hand" if res["polished"]
-            else "polish=False, factor=100 against raw leastsq")
-    print(f"Part 2. Per fit, {res['npoints']} points, {nfev} evaluations:\n{what};\n"
+    what = ("the default fit against raw leastsq at its defaults" if res["polished"]
+            else "polish=False, factor=100 against raw leastsq, same options")
+    print(f"Part 2. Per fit, {res['npoints']} points: {what};\n"
           f"best of {res['rounds']} rounds of {res['fits']} fits (microseconds)\n")
-    width = 42
-    print(f"  {'raw leastsq' + (' (the recipe)' if res['polished'] else ''):{width}s} "
-          f"{t_raw * us:9.1f}")
-    print(f"  {'lmfit_ref.minimize':{width}s} {total * us:9.1f}   ratio {total / t_raw:.2f}")
-    print(f"  {'extra, in all':{width}s} {(total - t_raw) * us:9.1f}")
-    print(f"  {'  inside MINPACK: per-call overhead':{width}s} {(inside - t_raw) * us:9.1f}   "
-          f"{(inside - t_raw) * us / nfev:.2f} per call")
-    outside = total - inside
-    print(f"  {'  outside MINPACK: once per fit':{width}s} {outside * us:9.1f}")
-    for label, t in parts.items():
-        if not label.startswith("  of which"):
-            print(f"  {'    ' + label:{width}s} {t * us:9.1f}")
-    rest = outside - sum(t for k, t in parts.items() if not k.startswith("  of which"))
-    print(f"  {'    the rest (minimize, _fit, the loop,':{width}s}")
-    print(f"  {'     resetting the 4 start values, ...)':{width}s} {rest * us:9.1f}")
-    for label, t in parts.items():
-        if label.startswith("  of which"):
-            print(f"  {label:{width}s} {t * us:9.1f}")
+    width = 52
+    get = parts.get
+    inside, final, finish = get(INSIDE, 0.0), get(FINAL, 0.0), get(FINISH, 0.0)
+    print(f"  {f'raw leastsq, {raw_nfev} evaluations':{width}s} {t_raw * us:9.1f}"
+          f"   {t_raw * us / raw_nfev:.2f} per evaluation")
+    print(f"  {f'lmfit_ref.minimize, {nfev} evaluations':{width}s} {total * us:9.1f}"
+          f"   ratio {total / t_raw:.2f}")
+    print(f"  {f'  {INSIDE}, {engine_nfev} evaluations':{width}s} {inside * us:9.1f}"
+          f"   {inside * us / engine_nfev:.2f} per evaluation")
+    print(f"  {ENGINE_JACOBIANS:{width}s} {get(ENGINE_JACOBIANS, 0.0) * us:9.1f}")
+    print(f"  {OWN_WORK:{width}s} {(get('engine.run', 0.0) - inside) * us:9.1f}")
+    print(f"  {f'  {FINAL}, {nfev - engine_nfev} evaluations':{width}s} {final * us:9.1f}")
+    print(f"  {FINAL_JACOBIANS:{width}s} {get(FINAL_JACOBIANS, 0.0) * us:9.1f}")
+    if POLISH in parts:
+        print(f"  {POLISH:{width}s} {get(POLISH) * us:9.1f}")
+    print(f"  {ANALYSE:{width}s} {get(ANALYSE, 0.0) * us:9.1f}")
+    print(f"  {'  statistics, uncertainties (the rest of _finish)':{width}s} "
+          f"{(finish - final) * us:9.1f}")
+    once = 0.0
+    for label in ("Minimizer(): store, check inputs", "save the Parameters' state",
+                  "prepare (checks, maps, u0)", "build the objective"):
+        once += get(label, 0.0)
+        print(f"  {'  ' + label:{width}s} {get(label, 0.0) * us:9.1f}")
+    rest = total - get("engine.run", 0.0) - finish - once
+    print(f"  {'  the rest (minimize, _fit, resetting the start)':{width}s} {rest * us:9.1f}")
 
 
 def main():
@@ -297,7 +362,7 @@ def main():
         print()
     print_per_fit(per_fit(polished=False))
     print()
-    print_per_fit(per_fit(fits=500, polished=True))
+    print_per_fit(per_fit(polished=True))
 
 
 if __name__ == "__main__":

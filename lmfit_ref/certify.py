@@ -115,7 +115,9 @@ def certify(obj, u, r, names, nfree, polish=True, maxfev=None, scale_covar=True,
     """
     verdict = _assess(obj, u, r, names, nfree, scale_covar)
     if polish and verdict.certified and FINE < verdict.distance <= FINISH:
-        return _one_step(obj, verdict)
+        if maxfev is None or obj.evaluations() < maxfev:
+            return _one_step(obj, verdict)
+        return verdict
     if verdict.distance <= FINISH or not polish or any("Dfun" in p for p in verdict.problems):
         return verdict
     best = _polish(obj, verdict, _unstick(obj, verdict), POLISH_STEPS, names, nfree, maxfev,
@@ -160,10 +162,10 @@ def _polish(obj, verdict, u, limit, names, nfree, maxfev, scale_covar, label):
         full[free] = x
         return obj.residual(full)
 
-    def jacobian(x):
+    def jacobian(x, r=None):
         full = u.copy()
         full[free] = x
-        return central(full)[:, free]
+        return central(full, r)[:, free]
     polished = leastsq.minimize_tightly(residual, u[free], jacobian, trials, POLISH_TOL,
                                         _sigma_u(obj, u)[free])
     full = u.copy()
@@ -191,14 +193,14 @@ def _central(obj):
     """The polish's Jacobian: central differences in P, chained to u, once per point."""
     memo = {}
 
-    def jacobian(u):
+    def jacobian(u, r=None):
         key = tuple(np.asarray(u).tolist())
         if key not in memo:
             memo.clear()
             u = np.array(u, dtype=float)
             P = obj.values(u)
-            J = obj.jacobian_P(P, central=True)
-            obj.last = (u, J, None, "central")
+            J = obj.jacobian_P(P, r, central=True, nfree=0 if r is None else len(r) - len(P))
+            obj.last = (u, J, r, "central")
             memo[key] = J * obj.slopes(u)
         return memo[key]
     return jacobian
@@ -218,7 +220,9 @@ def _staleness(obj, u, u_J, kind, out):
     with np.errstate(divide="ignore", invalid="ignore"):
         moved = np.abs(P - P_J)[free] / out.sigma[free]
     moved = np.where(np.isfinite(moved), moved, math.inf)
-    return (float(moved.max()) if moved.size else 0.0) + _ERROR[kind] * out.kappa
+    # (a forward step set by epsfcn errs by about that relative step)
+    error = max(_ERROR[kind], obj.step or 0.0) if kind == "forward" else _ERROR[kind]
+    return (float(moved.max()) if moved.size else 0.0) + error * out.kappa
 
 
 def _analysis(obj, u, r, J, names, nfree, scale_covar):
@@ -294,7 +298,7 @@ def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
     if margin is None:
         # Forward differences (n evaluations) where their error, times
         # kappa, stays well inside FINISH; else central (2n).
-        central = out is None or _ERROR["forward"] * out.kappa > 0.1 * FINISH
+        central = out is None or max(_ERROR["forward"], obj.step or 0.0) * out.kappa > 0.1 * FINISH
         kind = "central" if central else "forward"
         J = obj.jacobian_P(obj.values(u), r, central=central, nfree=nfree)
         obj.last = (u, J, r, kind)

@@ -164,7 +164,7 @@ def minimize_tightly(residual, u0, jacobian, trials, tol, scale):
     shift = np.asarray(u0, dtype=float) - scale
     options = {"xtol": tol, "ftol": tol, "gtol": 0.0, "factor": 1.0, "maxfev": trials}
     result = _minpack(guarded, np.array(scale, dtype=float),
-                      lambda x, r=None: jacobian(x + shift), options)
+                      lambda x, r=None: jacobian(x + shift, r), options)
     result.u = result.u + shift
     if result.info["ier"] == 5:
         result.message = f"stopped after {trials} trial steps"
