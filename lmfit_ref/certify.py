@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import bounds
+from . import bounds, differences
 from .engines import leastsq
 from .uncertainty import CERTIFY, EPS, ROUNDING, analyse
 
@@ -61,9 +61,6 @@ from .uncertainty import CERTIFY, EPS, ROUNDING, analyse
 FINISH = 1.0e-5
 #: Between FINE and FINISH, one Gauss-Newton step is taken (1 evaluation).
 FINE = 1.0e-7
-#: The relative error of a difference Jacobian (differences.py): truncation
-#: and rounding balanced, eps**(1/2) forward, eps**(2/3) central.
-_ERROR = {"forward": math.sqrt(EPS), "central": EPS ** (2.0 / 3.0)}
 #: Relative disagreement of a Dfun column with central differences that
 #: marks it wrong (central differences agree to ~1e-10 on smooth models).
 DFUN_TOL = 1.0e-3
@@ -114,33 +111,55 @@ def certify(obj, u, r, names, nfree, polish=True, maxfev=None, scale_covar=True,
     Verdict
     """
     verdict = _assess(obj, u, r, names, nfree, scale_covar)
-    if polish and verdict.certified and FINE < verdict.distance <= FINISH:
-        if maxfev is None or obj.evaluations() < maxfev:
-            return _one_step(obj, verdict)
+    if not polish or any("Dfun" in p for p in verdict.problems):
         return verdict
-    if verdict.distance <= FINISH or not polish or any("Dfun" in p for p in verdict.problems):
+    if verdict.distance > FINISH:
+        verdict = _polish(obj, verdict, _unstick(obj, verdict), POLISH_STEPS, names, nfree,
+                          maxfev, scale_covar, "polished")
+    elif FINE < verdict.distance and verdict.certified and _left(obj, maxfev):
+        verdict = _one_step(obj, verdict)
+    if start is None or (verdict.certified and not verdict.analysis.undetermined):
         return verdict
-    best = _polish(obj, verdict, _unstick(obj, verdict), POLISH_STEPS, names, nfree, maxfev,
-                   scale_covar, "polished")
-    if best.certified or start is None:
-        return best
-    # Not certified even so: the engine may have left the basin of the
-    # minimum (a plateau where some parameters stop mattering). The polish
-    # then runs as a whole fit from the user's start, with what is left.
+    # Not certified even so, or certified where some direction is not
+    # determined (two exponentials merged into one, a parameter on a
+    # plateau): the engine may have left the basin of the minimum. The
+    # polish then runs as a whole fit from the user's start, with what is
+    # left of maxfev, and the better outcome is kept.
     obj.floor = None  # (the step floors learnt at the wrong point do not apply)
-    again = _polish(obj, best, np.array(start, dtype=float), None, names, nfree, maxfev,
-                    scale_covar, "refitted from the start")
-    return again if again.certified or again.r @ again.r < best.r @ best.r else best
+    again = _polish(obj, verdict, np.array(start, dtype=float), None, names, nfree, maxfev,
+                    scale_covar, "refitted from the start", accurate=False)
+    if again.distance > FINISH and again is not verdict:
+        again = _polish(obj, again, again.u, POLISH_STEPS, names, nfree, maxfev, scale_covar,
+                        "polished")
+    return max(verdict, again, key=_merit)
 
 
-def _polish(obj, verdict, u, limit, names, nfree, maxfev, scale_covar, label):
-    """MINPACK with tolerances near eps and central differences from u; then `_assess`."""
+def _left(obj, maxfev):
+    """True if maxfev leaves room for at least one more evaluation."""
+    return maxfev is None or obj.evaluations() < maxfev
+
+
+def _merit(verdict):
+    """Order of preference: certified with error bars, certified, lower chi-square."""
+    chi2 = float(verdict.r @ verdict.r)
+    return (verdict.certified and not verdict.analysis.undetermined, verdict.certified, -chi2)
+
+
+def _polish(obj, verdict, u, limit, names, nfree, maxfev, scale_covar, label, accurate=True):
+    """MINPACK with tolerances near eps from u; then `_assess`.
+
+    `accurate`: central differences (or the user's Dfun), 2n per Jacobian;
+    else forward ones, n per Jacobian (a whole fit, where the last digits
+    come from the `_assess` and polish that follow).
+    """
     trials = limit if limit is not None else 10**9
-    if maxfev is not None:  # each trial costs a Jacobian (2n) and itself
-        trials = min(trials, (maxfev - obj.evaluations() - 1) // (2 * len(u) + 1))
+    per_trial = (2 if accurate else 1) * len(u) + 1  # its Jacobian and itself
+    if maxfev is not None:
+        trials = min(trials, (maxfev - obj.evaluations() - 1) // per_trial)
     if trials < 2:
-        if not verdict.certified:
-            verdict.problems.append(f"no evaluations were left to polish it (maxfev = {maxfev})")
+        left = f"no evaluations were left to polish it (maxfev = {maxfev})"
+        if not verdict.certified and left not in verdict.problems:
+            verdict.problems.append(left)
         return verdict
     # A parameter held on its bound (the data push it there) stays out of
     # the polish: next to the flat point of the bounds map its column is
@@ -155,7 +174,7 @@ def _polish(obj, verdict, u, limit, names, nfree, maxfev, scale_covar, label):
             a, b = obj.lo[j], obj.hi[j]
             P[j] = a if b is None or (a is not None and P[j] - a <= b - P[j]) else b
         u = np.array(obj.internal(P), dtype=float)
-    central = _central(obj)
+    central = _accurate_jacobian(obj) if accurate else obj.jacobian
 
     def residual(x):
         full = u.copy()
@@ -189,8 +208,8 @@ def _sigma_u(obj, u):
     return np.where(np.isfinite(sigma) & (sigma > 0), sigma, 1.0)
 
 
-def _central(obj):
-    """The polish's Jacobian: central differences in P, chained to u, once per point."""
+def _accurate_jacobian(obj):
+    """The polish's Jacobian: the user's Dfun or central differences in P, chained to u, once per point."""
     memo = {}
 
     def jacobian(u, r=None):
@@ -199,14 +218,18 @@ def _central(obj):
             memo.clear()
             u = np.array(u, dtype=float)
             P = obj.values(u)
-            J = obj.jacobian_P(P, r, central=True, nfree=0 if r is None else len(r) - len(P))
-            obj.last = (u, J, r, "central")
+            if obj.dfun is not None:  # (checked before the polish runs)
+                J, kind = obj.dfun(np.asarray(P, dtype=float)), "user"
+            else:
+                J = obj.jacobian_P(P, r, central=True, nfree=0 if r is None else len(r) - len(P))
+                kind = "central"
+            obj.last = (u, J, r, kind)
             memo[key] = J * obj.slopes(u)
         return memo[key]
     return jacobian
 
 
-def _staleness(obj, u, u_J, kind, out):
+def _staleness(obj, u, u_J, kind, out, J, r):
     """How far the stationarity test with J taken at u_J (by `kind`) may be off at u.
 
     In standard errors: how far the values moved since J was taken (the
@@ -220,18 +243,32 @@ def _staleness(obj, u, u_J, kind, out):
     with np.errstate(divide="ignore", invalid="ignore"):
         moved = np.abs(P - P_J)[free] / out.sigma[free]
     moved = np.where(np.isfinite(moved), moved, math.inf)
-    # (a forward step set by epsfcn errs by about that relative step)
-    error = max(_ERROR[kind], obj.step or 0.0) if kind == "forward" else _ERROR[kind]
-    return (float(moved.max()) if moved.size else 0.0) + error * out.kappa
+    return (float(moved.max()) if moved.size else 0.0) + _error(obj, kind, J, r, P) * out.kappa
+
+
+def _error(obj, kind, J, r, P):
+    """The relative error of a Jacobian taken by `kind` like J (``differences.error``)."""
+    if kind == "user":
+        return 0.0
+    return differences.error(J, r, P, obj.floor if obj.floor is not None else np.abs(P),
+                             central=kind == "central", rel=obj.step if kind == "forward" else None)
 
 
 def _analysis(obj, u, r, J, names, nfree, scale_covar):
-    """Held flags and the analysis of J at u (``uncertainty.analyse``)."""
-    flags, sides = _held(obj, u, J, r, names, nfree, scale_covar)
-    held = [j for j, f in enumerate(flags) if f]
+    """Held flags and the analysis of J at u (``uncertainty.analyse``).
+
+    The analysis with every parameter free decides which sit on their
+    bound (in their standard errors); only if some do is J analysed again
+    with them held.
+    """
     P = obj.values(u)
     # what u can resolve in P: rounding of u, times dP/du
     resolution = ROUNDING * EPS * np.abs(u * obj.slopes(u))
+    free = analyse(J, r, nfree, names, P, (), None, scale_covar, resolution)
+    flags, sides = _held(obj, u, free)
+    if not any(flags):
+        return free, flags
+    held = [j for j, f in enumerate(flags) if f]
     return analyse(J, r, nfree, names, P, held, sides, scale_covar, resolution), flags
 
 
@@ -240,11 +277,20 @@ def _check_dfun(obj, u, r, names, nfree):
     P = np.array(obj.values(u))
     J_user = obj.dfun(P)
     J_cd = obj.jacobian_P(P, r, central=True, nfree=nfree)
+    fine = None
     problems = []
     for j, name in enumerate(names):
         a, b = J_user[:, j], J_cd[:, j]
-        size = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)))
-        off = float(np.linalg.norm(a - b)) / size if size > 0 else 0.0
+        off = _disagreement(a, b)
+        if off > DFUN_TOL and fine is None:
+            # The differences themselves may be off (a step of eps**(1/3)|P|
+            # is coarse for a peak's centre far from 0): a step 16 times
+            # smaller cuts their truncation error 256-fold. Only a column
+            # that disagrees with both is wrong.
+            fine = differences.jacobian(obj.at_values, P, obj.floor, obj.lo, obj.hi,
+                                        central=True, r0=r, rel=differences.CENTRAL_STEP / 16)
+        if off > DFUN_TOL:
+            off = min(off, _disagreement(a, fine[:, j]))
         if off > DFUN_TOL:
             hint = ("wrong sign" if float(a @ b) < 0 else "a wrong factor or a swapped "
                     "column" if off < 1.5 else "a wrong or swapped column")
@@ -253,11 +299,20 @@ def _check_dfun(obj, u, r, names, nfree):
     return (J_cd if problems else J_user), problems
 
 
-def _held(obj, u, J, r, names, nfree, scale_covar):
-    """Which parameters sit on their bound (flags), and on which side (+1 lower, -1 upper)."""
+def _disagreement(a, b):
+    """|a - b| relative to the larger of |a|, |b| (0 if both are 0)."""
+    size = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)))
+    return float(np.linalg.norm(a - b)) / size if size > 0 else 0.0
+
+
+def _held(obj, u, free):
+    """Which parameters sit on their bound (flags), and on which side (+1 lower, -1 upper).
+
+    `free` is the analysis with none held: "near" is measured in its
+    standard errors, mapped to u (``bounds.near_bound``).
+    """
     P = obj.values(u)
-    first = analyse(J, r, nfree, names, P, scale_covar=scale_covar)
-    sigma_P = np.sqrt(np.abs(np.diagonal(first.cov))) if first.cov is not None else None
+    sigma_P = np.sqrt(np.abs(np.diagonal(free.cov))) if free.cov is not None else None
     D = obj.slopes(u)
     flags, sides = [], []
     for j, (v, a, b) in enumerate(zip(u.tolist(), obj.lo, obj.hi)):
@@ -291,14 +346,14 @@ def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
     elif not fresh and obj.last is not None and obj.last[3] in ("forward", "central"):
         u_J, J, _, kind = obj.last
         out, flags = _analysis(obj, u, r, J, names, nfree, scale_covar)
-        margin = _staleness(obj, u, u_J, kind, out)
+        margin = _staleness(obj, u, u_J, kind, out, J, r)
         how = f"the engine's last ({kind} differences), reused"
         if out.worst()[1] + margin > FINISH:
             margin = None
     if margin is None:
         # Forward differences (n evaluations) where their error, times
         # kappa, stays well inside FINISH; else central (2n).
-        central = out is None or max(_ERROR["forward"], obj.step or 0.0) * out.kappa > 0.1 * FINISH
+        central = out is None or _error(obj, "forward", J, r, obj.values(u)) * out.kappa > 0.1 * FINISH
         kind = "central" if central else "forward"
         J = obj.jacobian_P(obj.values(u), r, central=central, nfree=nfree)
         obj.last = (u, J, r, kind)
@@ -308,6 +363,10 @@ def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
     j, worst = out.worst()
     worst += margin
     held = out.held
+    for k, name in enumerate(names):  # a column that died during the fit: a plateau
+        if k not in held and obj.live is not None and obj.live[k] and not J[:, k].any():
+            problems.append(f"{name!r} has no effect on the residual here, though it had at "
+                            "the start: the fit ran onto a plateau of the model, not a minimum")
     notes = []
     if out.cov is not None:  # what the bounds transform cannot resolve, said
         spacing = EPS * np.abs(u * obj.slopes(u))  # about one unit in the last place of u

@@ -37,7 +37,9 @@ floor is the parameter's standard error with the others held, ``sigma_j =
 s / |J[:, j]|`` from the previous Jacobian (`sigma_held`): how far P_j
 must move to change chi-square by one s**2, which is exactly the scale on
 which the residual changes with it. Before the first Jacobian the floor
-is the starting value's magnitude (1 if it is 0). A step that still moves
+is the starting value's magnitude (1 if it is 0); it is never more than
+``max(|P_j|, 1)``: a parameter that barely acts has a huge sigma, which
+says nothing of the scale on which r bends. A step that still moves
 no residual beyond rounding (a start at 1e-20 for a parameter of size 1)
 is enlarged 1e4-fold until it does, up to the step for a scale of
 ``max(|P_j|, 1)``.
@@ -65,7 +67,8 @@ import math
 
 import numpy as np
 
-__all__ = ["FORWARD_STEP", "CENTRAL_STEP", "jacobian", "sigma_held", "first_floor"]
+__all__ = ["FORWARD_STEP", "CENTRAL_STEP", "jacobian", "sigma_held", "first_floor", "scales",
+           "model_size", "error"]
 
 EPS = float(np.finfo(float).eps)
 #: Relative step of the forward quotient, eps**(1/2) ~ 1.5e-8.
@@ -87,6 +90,57 @@ def first_floor(P):
     """
     a = np.abs(np.asarray(P, dtype=float))
     return np.where(a > 0, a, 1.0)
+
+
+def scales(P, floor):
+    """The scale L of each step: ``max(|P_j|, floor_j)``, the floor at most ``max(|P_j|, 1)``.
+
+    >>> scales([3.0, 1e-13, 0.0], [0.5, 5e-3, 1e9]).tolist()
+    [3.0, 0.005, 1.0]
+    """
+    a = np.abs(np.asarray(P, dtype=float))
+    f = np.asarray(floor, dtype=float)
+    f = np.where(f == f, np.minimum(f, np.maximum(a, 1.0)), 1.0)  # (NaN: 1)
+    return np.maximum(a, f)
+
+
+def model_size(J, r, P):
+    """Root-mean-square size of the computed model, which sets its rounding error.
+
+    Estimated from its parts, ``J[:, j] * P_j`` (exactly the model for an
+    amplitude), and from r itself.
+
+    >>> model_size(np.array([[1.0], [1.0]]), np.zeros(2), [2.0])
+    2.0
+    """
+    r = np.asarray(r, dtype=float)
+    N = max(len(r), 1)
+    parts = np.sqrt(np.einsum("ij,ij->j", J, J) / N) * np.abs(np.asarray(P, dtype=float))
+    return max(float(parts.max()) if parts.size else 0.0, math.sqrt(float(r @ r) / N))
+
+
+def error(J, r, P, floor, central=False, rel=None):
+    """The relative error of a difference Jacobian's worst column, estimated.
+
+    Truncation, ``rel`` (forward) or ``rel**2`` (central), plus rounding:
+    each r carries ``eps * M`` (M = `model_size`), which the quotient divides
+    by the change of r over the step, ``h * |J[:, j]|`` with ``h = rel * L``.
+    With L = |P_j| the rounding term is at most ``rel`` for an amplitude; for
+    a parameter near 0, whose L is its floor, it grows with M / s (data far
+    larger than their scatter), which is when forward differences fall short.
+
+    >>> x = np.linspace(0.0, 1.0, 4); J = np.column_stack([np.ones(4), x])
+    >>> bool(error(J, np.full(4, 1e-2), [1.0, 1e-13], [1.0, 1e-2]) > 100 * FORWARD_STEP)
+    True
+    """
+    rel = rel or (CENTRAL_STEP if central else FORWARD_STEP)
+    r = np.asarray(r, dtype=float)
+    N = max(len(r), 1)
+    norms = np.sqrt(np.einsum("ij,ij->j", J, J) / N)
+    change = rel * scales(P, floor) * norms
+    with np.errstate(divide="ignore"):
+        rounding = np.where(change > 0, EPS * model_size(J, r, P) / change, 0.0)
+    return (rel**2 if central else rel) + (float(rounding.max()) if rounding.size else 0.0)
 
 
 def sigma_held(J, r, nfree):
@@ -149,7 +203,7 @@ def jacobian(at_values, P, floor, lo=None, hi=None, central=False, r0=None, rel=
     >>> jacobian(f, [2.0, 3.0], [2.0, 3.0], central=True).round(8).tolist()
     [[3.0, 2.0], [4.0, 0.0]]
     >>> g = lambda P: np.array([1.0, 2.0]) * P[0] + 1.0   # exact column: [1, 2]
-    >>> jacobian(g, [1e-20], [1e-20])[:, 0].round(6).tolist()   # enlarged until resolved
+    >>> jacobian(g, [1e-20], [1e-20])[:, 0].round(3).tolist()   # enlarged until resolved
     [1.0, 2.0]
     >>> jacobian(g, [0.999999], [1.0], hi=[1.0])[:, 0].round(6).tolist()   # no room: backward
     [1.0, 2.0]
@@ -167,8 +221,9 @@ def jacobian(at_values, P, floor, lo=None, hi=None, central=False, r0=None, rel=
 
     rel = rel or (CENTRAL_STEP if central else FORWARD_STEP)
     columns = []
-    for j, (Pj, fj) in enumerate(zip(P.tolist(), np.asarray(floor, dtype=float).tolist())):
-        scale = max(abs(Pj), fj if fj == fj and fj < math.inf else 1.0)
+    for j, (Pj, scale) in enumerate(zip(P.tolist(), scales(P, floor).tolist())):
+        # (The floor serves parameters near 0; it never exceeds max(|P_j|, 1):
+        # a parameter that barely acts has a huge sigma, not a huge scale.)
         cap = rel * max(abs(Pj), 1.0, scale)
         h = rel * scale or rel
         while True:

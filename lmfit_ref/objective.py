@@ -277,7 +277,11 @@ class Objective:
         Each varying parameter's bounds (None for none).
     last : tuple or None
         ``(u, J_P, r, kind)`` of the last `jacobian` computed: where, dr/dP,
-        the residual there, and ``'forward'`` or ``'user'``.
+        the residual there, and ``'forward'``, ``'central'`` or ``'user'``.
+    live : ndarray of bool or None
+        For each parameter, whether the first Jacobian's column was not all
+        zero: a parameter that acted at the start but not at the end points
+        to a plateau (``certify.py``).
     """
 
     def __init__(self, residual, at_values, evaluations, values, internal, slopes, dfun, lo, hi):
@@ -287,12 +291,16 @@ class Objective:
         self.floor = None   # the step floors of `differences`, updated after each Jacobian
         self.step = None    # the forward step, if not differences.FORWARD_STEP (epsfcn)
         self.last = None
+        self.live = None    # which columns of the first Jacobian were not all zero
 
     def jacobian_P(self, P, r=None, central=False, nfree=0):
         """dr/dP at values P: the user's Dfun, else differences (forward or central)."""
         P = np.asarray(P, dtype=float)
         if self.dfun is not None and not central:
-            return self.dfun(P)
+            J = self.dfun(P)
+            if self.live is None:
+                self.live = np.asarray(J).any(axis=0)
+            return J
         if self.floor is None:
             self.floor = differences.first_floor(P)
         J = differences.jacobian(self.at_values, P, self.floor, self.lo, self.hi,
@@ -300,6 +308,8 @@ class Objective:
         if r is not None:
             held = differences.sigma_held(J, r, nfree)
             self.floor = np.where(np.isfinite(held) & (held > 0), held, self.floor)
+        if self.live is None:
+            self.live = J.any(axis=0)
         return J
 
     def jacobian(self, u, r=None):
