@@ -59,8 +59,10 @@ from .uncertainty import CERTIFY, EPS, ROUNDING, analyse
 #: Above this many standard errors from a stationary point, the polish
 #: runs (if allowed), even when the point is certified.
 FINISH = 1.0e-5
-#: Between FINE and FINISH, one Gauss-Newton step is taken (1 evaluation).
+#: Between FINE and FINISH, one Gauss-Newton step is taken (1 evaluation),
+#: unless every value is already within DIGITS of itself at the minimum.
 FINE = 1.0e-7
+DIGITS = 1.0e-7
 #: Relative disagreement of a Dfun column with central differences that
 #: marks it wrong (central differences agree to ~1e-10 on smooth models).
 DFUN_TOL = 1.0e-3
@@ -116,8 +118,11 @@ def certify(obj, u, r, names, nfree, polish=True, maxfev=None, scale_covar=True,
     if verdict.distance > FINISH:
         verdict = _polish(obj, verdict, _unstick(obj, verdict), POLISH_STEPS, names, nfree,
                           maxfev, scale_covar, "polished")
-    elif FINE < verdict.distance and verdict.certified and _left(obj, maxfev):
-        verdict = _one_step(obj, verdict)
+    elif verdict.certified and not _digits(obj, verdict) and _left(obj, maxfev):
+        if verdict.jacobian.startswith("the engine"):  # (a step needs J at the point)
+            verdict = _assess(obj, verdict.u, verdict.r, names, nfree, scale_covar, fresh=True)
+        if verdict.certified and not _digits(obj, verdict) and _left(obj, maxfev):
+            verdict = _one_step(obj, verdict)
     if start is None or (verdict.certified and not verdict.analysis.undetermined):
         return verdict
     # Not certified even so, or certified where some direction is not
@@ -132,6 +137,20 @@ def certify(obj, u, r, names, nfree, polish=True, maxfev=None, scale_covar=True,
         again = _polish(obj, again, again.u, POLISH_STEPS, names, nfree, maxfev, scale_covar,
                         "polished")
     return max(verdict, again, key=_merit)
+
+
+def _digits(obj, verdict):
+    """True if the distance to the minimum is below FINE, or below DIGITS of every value.
+
+    ``distance * sigma_j`` is how far P_j may still be from its value at
+    the minimum; below ``DIGITS * |P_j|`` its first 7 digits are settled.
+    """
+    if verdict.distance <= FINE:
+        return True
+    P = np.abs(np.array(obj.values(verdict.u)))
+    out = verdict.analysis
+    free = [j for j in range(len(P)) if j not in out.held]
+    return bool(np.all(verdict.distance * out.sigma[free] <= DIGITS * P[free]))
 
 
 def _left(obj, maxfev):
@@ -223,7 +242,7 @@ def _accurate_jacobian(obj):
             else:
                 J = obj.jacobian_P(P, r, central=True, nfree=0 if r is None else len(r) - len(P))
                 kind = "central"
-            obj.last = (u, J, r, kind)
+            obj.remember(u, J, r, kind)
             memo[key] = J * obj.slopes(u)
         return memo[key]
     return jacobian
@@ -232,18 +251,33 @@ def _accurate_jacobian(obj):
 def _staleness(obj, u, u_J, kind, out, J, r):
     """How far the stationarity test with J taken at u_J (by `kind`) may be off at u.
 
-    In standard errors: how far the values moved since J was taken (the
-    step to the true stationary point changes by about the Gauss-Newton
-    contraction rate times that, less than 1 where Gauss-Newton converges),
-    plus the relative error of the differences times the condition number
-    of J (columns scaled), which is how much such an error can turn the step.
+    In standard errors. Since J was taken the values moved by ``moved``;
+    the Gauss-Newton step at u then differs from the one J gives by about
+    ``rho * moved``, rho the method's contraction rate (the share of the
+    distance one Gauss-Newton step leaves; it comes from the curvature of
+    the model weighted by the residuals, which J does not see). rho is
+    estimated from the engine's last two steps, ``moved / before`` (a
+    linearly converging iteration shrinks its steps by rho each time), and
+    doubled, for one pair of steps is a rough estimate; without a step
+    before, rho = 1. Add the relative error of the differences times the
+    condition number of J (columns scaled): how much such an error can turn
+    the step.
     """
     P, P_J = np.array(obj.values(u)), np.array(obj.values(u_J))
     free = [j for j in range(len(P)) if j not in out.held]
+    moved, rate = _moved(P, P_J, out, free), 1.0
+    if obj.previous is not None and not np.array_equal(obj.previous, u_J):
+        before = _moved(P_J, np.array(obj.values(obj.previous)), out, free)
+        rate = min(2.0 * moved / before, 1.0) if before > 0 else 1.0
+    return rate * moved + _error(obj, kind, J, r, P) * out.kappa
+
+
+def _moved(P, Q, out, free):
+    """max |P_j - Q_j| / sigma_j over the free parameters (inf where sigma is 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        moved = np.abs(P - P_J)[free] / out.sigma[free]
+        moved = np.abs(P - Q)[free] / out.sigma[free]
     moved = np.where(np.isfinite(moved), moved, math.inf)
-    return (float(moved.max()) if moved.size else 0.0) + _error(obj, kind, J, r, P) * out.kappa
+    return float(moved.max()) if moved.size else 0.0
 
 
 def _error(obj, kind, J, r, P):
@@ -356,7 +390,7 @@ def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
         central = out is None or _error(obj, "forward", J, r, obj.values(u)) * out.kappa > 0.1 * FINISH
         kind = "central" if central else "forward"
         J = obj.jacobian_P(obj.values(u), r, central=central, nfree=nfree)
-        obj.last = (u, J, r, kind)
+        obj.remember(u, J, r, kind)
         how = f"{kind} differences at the best point"
         out, flags = _analysis(obj, u, r, J, names, nfree, scale_covar)
         margin = 0.0

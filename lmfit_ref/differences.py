@@ -125,9 +125,11 @@ def error(J, r, P, floor, central=False, rel=None):
     Truncation, ``rel`` (forward) or ``rel**2`` (central), plus rounding:
     each r carries ``eps * M`` (M = `model_size`), which the quotient divides
     by the change of r over the step, ``h * |J[:, j]|`` with ``h = rel * L``.
-    With L = |P_j| the rounding term is at most ``rel`` for an amplitude; for
-    a parameter near 0, whose L is its floor, it grows with M / s (data far
-    larger than their scatter), which is when forward differences fall short.
+    Where L = |P_j| the step was chosen for that balance (it assumes, as
+    MINPACK does, that P_j's part of the model, ``|P_j J[:, j]|``, is of the
+    model's size) and the rounding term is not added. For a parameter near
+    0, whose L is its floor, it is: it grows with M / s (data far larger
+    than their scatter), which is when forward differences fall short.
 
     >>> x = np.linspace(0.0, 1.0, 4); J = np.column_stack([np.ones(4), x])
     >>> bool(error(J, np.full(4, 1e-2), [1.0, 1e-13], [1.0, 1e-2]) > 100 * FORWARD_STEP)
@@ -137,9 +139,11 @@ def error(J, r, P, floor, central=False, rel=None):
     r = np.asarray(r, dtype=float)
     N = max(len(r), 1)
     norms = np.sqrt(np.einsum("ij,ij->j", J, J) / N)
-    change = rel * scales(P, floor) * norms
+    L = scales(P, floor)
+    change = rel * L * norms
+    at_floor = L > np.abs(np.asarray(P, dtype=float))
     with np.errstate(divide="ignore"):
-        rounding = np.where(change > 0, EPS * model_size(J, r, P) / change, 0.0)
+        rounding = np.where(at_floor & (change > 0), EPS * model_size(J, r, P) / change, 0.0)
     return (rel**2 if central else rel) + (float(rounding.max()) if rounding.size else 0.0)
 
 

@@ -330,7 +330,7 @@ class Minimizer:
             self.message = f"{'Fit succeeded' if self.success else 'Fit did not converge'}: {message}"
             self.covar, self.errorbars = None, False
             return
-        self.engine_info.update(certificate=float(verdict.analysis.worst()[1]),
+        self.engine_info.update(certificate=float(verdict.distance),
                                 jacobian=verdict.jacobian, final_stage=verdict.notes)
         # A certified point is a minimum, whatever the engine's own test said.
         self.success = verdict.certified

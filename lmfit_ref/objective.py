@@ -291,7 +291,13 @@ class Objective:
         self.floor = None   # the step floors of `differences`, updated after each Jacobian
         self.step = None    # the forward step, if not differences.FORWARD_STEP (epsfcn)
         self.last = None
+        self.previous = None  # u of the Jacobian before `last`
         self.live = None    # which columns of the first Jacobian were not all zero
+
+    def remember(self, u, J, r, kind):
+        """Record J = dr/dP taken at u (as `last`); the point of the one before is `previous`."""
+        self.previous = None if self.last is None else self.last[0]
+        self.last = (u, J, r, kind)
 
     def jacobian_P(self, P, r=None, central=False, nfree=0):
         """dr/dP at values P: the user's Dfun, else differences (forward or central)."""
@@ -322,7 +328,7 @@ class Objective:
         if r is None and self.dfun is None:
             r = np.array(self.residual(u), dtype=float)
         J = self.jacobian_P(P, r, nfree=(len(r) - len(P)) if r is not None else 0)
-        self.last = (u, J, None if r is None else np.array(r, dtype=float),
-                     "user" if self.dfun is not None else "forward")
+        self.remember(u, J, None if r is None else np.array(r, dtype=float),
+                      "user" if self.dfun is not None else "forward")
         # Chain rule: dr/du_j = dr/dP_j * dP_j/du_j.
         return J * self.slopes(u)
