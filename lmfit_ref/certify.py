@@ -218,7 +218,10 @@ def _polish(obj, verdict, u, limit, names, nfree, maxfev, scale_covar, label, ac
 
 
 def _sigma_u(obj, u):
-    """A standard error of each u_j: the floor of the differences (sigma with others held), mapped."""
+    """The scale of a step in each u_j: the step floor in P (sigma with others held), mapped.
+
+    Before any Jacobian (the refit from the start) it is ``max(|P_j|, 1)``.
+    """
     P = np.array(obj.values(u))
     sigma_P = obj.floor if obj.floor is not None else np.maximum(np.abs(P), 1.0)
     D = np.abs(obj.slopes(u))

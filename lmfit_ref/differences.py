@@ -224,7 +224,7 @@ def jacobian(at_values, P, floor, lo=None, hi=None, central=False, r0=None, rel=
         return base[0]
 
     rel = rel or (CENTRAL_STEP if central else FORWARD_STEP)
-    columns = []
+    J, rounding = None, None
     for j, (Pj, scale) in enumerate(zip(P.tolist(), scales(P, floor).tolist())):
         # (The floor serves parameters near 0; it never exceeds max(|P_j|, 1):
         # a parameter that barely acts has a huge sigma, not a huge scale.)
@@ -232,16 +232,22 @@ def jacobian(at_values, P, floor, lo=None, hi=None, central=False, r0=None, rel=
         h = rel * scale or rel
         while True:
             column = _column(at_values, at_P, P, j, h, lo[j], hi[j], central)
-            if h >= cap or not _unresolved(column * h, at_P()):
+            if h >= cap:
+                break
+            if rounding is None:  # what rounding of r alone would change it by
+                rounding = RESOLVED * EPS * _largest(at_P())
+            if _largest(column) * h > rounding:
                 break
             h = min(h * ENLARGE, cap)
-        columns.append(column)
-    return np.column_stack(columns)
+        if J is None:  # (by columns: each is written contiguously)
+            J = np.empty((column.size, n), order="F")
+        J[:, j] = column
+    return J
 
 
-def _unresolved(change, r):
-    """True if `change` (a column times its step) is within rounding of `r`."""
-    return float(np.max(np.abs(change))) <= RESOLVED * EPS * float(np.max(np.abs(r)))
+def _largest(a):
+    """max |a_i|, without the temporary array of abs(a)."""
+    return max(float(a.max()), -float(a.min()))
 
 
 def _column(at_values, at_P, P, j, h, a, b, central):

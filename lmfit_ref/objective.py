@@ -330,5 +330,6 @@ class Objective:
         J = self.jacobian_P(P, r, nfree=(len(r) - len(P)) if r is not None else 0)
         self.remember(u, J, None if r is None else np.array(r, dtype=float),
                       "user" if self.dfun is not None else "forward")
-        # Chain rule: dr/du_j = dr/dP_j * dP_j/du_j.
-        return J * self.slopes(u)
+        # Chain rule: dr/du_j = dr/dP_j * dP_j/du_j (without a bound, 1).
+        D = self.slopes(u)
+        return J if all(D == 1.0) else J * D
