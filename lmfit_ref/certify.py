@@ -54,7 +54,7 @@ import numpy as np
 
 from . import bounds, differences
 from .engines import leastsq
-from .uncertainty import CERTIFY, EPS, ROUNDING, analyse
+from .uncertainty import CERTIFY, EPS, ROUNDING, analyse, condition
 
 #: Above this many standard errors from a stationary point, the polish
 #: runs (if allowed), even when the point is certified.
@@ -305,13 +305,13 @@ def _changed(obj, u, u_J):
     return float(shift.max()) if shift.size else 0.0
 
 
-def _too_coarse(obj, kind, J, r, u, out):
+def _too_coarse(obj, kind, J, r, u, kappa):
     """True if a Jacobian taken by `kind` errs, times kappa, by more than FINISH / 10.
 
     Such an error turns the Gauss-Newton step by about that many standard
     errors, and the error bars by about that fraction.
     """
-    return kind == "forward" and _error(obj, kind, J, r, obj.values(u)) * out.kappa > 0.1 * FINISH
+    return kind == "forward" and _error(obj, kind, J, r, obj.values(u)) * kappa > 0.1 * FINISH
 
 
 def _error(obj, kind, J, r, P):
@@ -398,11 +398,13 @@ def _held(obj, u, free):
 
 
 def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
-    """Steps 1, 2 and 4 at u: choose J, analyse it, give the verdict.
+    """Steps 1-3 at u: choose J, analyse it, give the verdict.
 
-    The engine's last Jacobian is used when the test it gives, plus its
-    `_staleness`, is within ``FINISH``: then the point is certified whatever
-    the true J says. Otherwise J is taken afresh at u by central differences.
+    The engine's last Jacobian is used when the values moved by at most
+    ``ERRORBARS`` of their scale since it was taken, the test it gives plus
+    its `_staleness` is within ``FINISH``, and forward differences are
+    accurate enough (`_too_coarse`). Otherwise J is taken afresh at u, by
+    forward differences where they are accurate enough, else central.
     """
     u, r = np.array(u, dtype=float), np.array(r, dtype=float)
     problems, margin, out = [], None, None
@@ -411,19 +413,23 @@ def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
         how = "the user's Dfun, checked against central differences"
         out, flags = _analysis(obj, u, r, J, names, nfree, scale_covar)
         margin = 0.0
-    elif not fresh and obj.last is not None and obj.last[3] in ("forward", "central"):
+    elif (not fresh and obj.last is not None and obj.last[3] in ("forward", "central")
+          and _changed(obj, u, obj.last[0]) <= ERRORBARS):
         u_J, J, _, kind = obj.last
         out, flags = _analysis(obj, u, r, J, names, nfree, scale_covar)
         margin = _staleness(obj, u, u_J, kind, out, J, r)
         how = f"the engine's last ({kind} differences), reused"
         # (nor if a fresh one would have to be central: see below)
-        if (out.worst()[1] + margin > FINISH or _too_coarse(obj, kind, J, r, u, out)
-                or _changed(obj, u, u_J) > ERRORBARS):
+        if out.worst()[1] + margin > FINISH or _too_coarse(obj, kind, J, r, u, out.kappa):
             margin = None
     if margin is None:
         # Forward differences (n evaluations) where their error, times
         # kappa, stays well inside FINISH; else central (2n).
-        central = out is None or _too_coarse(obj, "forward", J, r, u, out)
+        if obj.last is not None and obj.last[3] != "user":  # (kappa from the engine's J)
+            J = obj.last[1]
+            central = _too_coarse(obj, "forward", J, r, u, condition(J))
+        else:
+            central = True
         kind = "central" if central else "forward"
         J = obj.jacobian_P(obj.values(u), r, central=central, nfree=nfree)
         obj.remember(u, J, r, kind)

@@ -78,7 +78,7 @@ import numpy as np
 
 from .differences import model_size
 
-__all__ = ["CERTIFY", "RCOND", "Analysis", "analyse", "stderr_correl", "noise_floor"]
+__all__ = ["CERTIFY", "RCOND", "Analysis", "analyse", "condition", "stderr_correl", "noise_floor"]
 
 #: Relative cutoff on the singular values of the column-scaled J: below
 #: it, a direction counts as undetermined. A difference Jacobian carries a
@@ -132,6 +132,19 @@ def noise_floor(J, r, P):
     True
     """
     return ROUNDING * EPS * model_size(J, r, P)
+
+
+def condition(J):
+    """The condition number kappa of J with its columns scaled to unit length.
+
+    >>> round(condition(np.array([[1.0, 1.0], [1.0, -1.0]])), 12)
+    1.0
+    """
+    J = np.asarray(J, dtype=float)
+    norms = np.sqrt(np.einsum("ij,ij->j", J, J))
+    w = np.linalg.svd(np.linalg.qr(J / np.where(norms > 0, norms, 1.0), mode="r"),
+                      compute_uv=False)
+    return float(w[0] / w[-1]) if w.size and w[-1] > 0 else math.inf
 
 
 def analyse(J, r, nfree, names, P, held=(), sides=None, scale_covar=True, resolution=None):
