@@ -246,12 +246,15 @@ def _minpack(guarded, u0, jacobian, options):
     def dfun(u):
         key = u.tolist()
         if key != memo[0]:  # (SciPy asks at u0 twice: once to check the shape)
-            memo[:] = [key, jacobian(u, guarded.residual_at(u))]
+            # Handed over transposed, shape (n, N) (col_deriv): the
+            # differences build J by columns, and MINPACK stores it so too.
+            memo[:] = [key, jacobian(u, guarded.residual_at(u)).T]
         return memo[1]
 
     try:
         u, _, infodict, mesg, ier = _scipy_leastsq(
-            guarded, u0, Dfun=None if jacobian is None else dfun, full_output=True, **options)
+            guarded, u0, Dfun=None if jacobian is None else dfun, full_output=True,
+            col_deriv=jacobian is not None, **options)
         fvec = infodict["fvec"]
         mesg = " ".join(mesg.split())
     except _Exhausted:
