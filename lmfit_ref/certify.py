@@ -163,9 +163,13 @@ def _left(obj, maxfev):
 
 
 def _merit(verdict):
-    """Order of preference: certified with error bars, certified, lower chi-square."""
+    """Order of preference: certified with every direction determined, then lower chi-square.
+
+    (A point certified only in its determined directions loses to a lower
+    chi-square found elsewhere: that shows it is not the minimum.)
+    """
     chi2 = float(verdict.r @ verdict.r)
-    return (verdict.certified and not verdict.analysis.undetermined, verdict.certified, -chi2)
+    return (verdict.certified and not verdict.analysis.undetermined, -chi2)
 
 
 def _polish(obj, verdict, u, limit, names, nfree, maxfev, scale_covar, label, accurate=True):

@@ -336,6 +336,8 @@ class Minimizer:
         self.success = verdict.certified
         status = "Fit succeeded" if self.success else "Fit did not converge"
         self.message = f"{status}: {message}"
+        if not self.message.endswith("."):  # (MINPACK's own messages have no full stop)
+            self.message += "."
         if verdict.notes:
             self.message += " Then " + "; ".join(verdict.notes) + "."
         if verdict.limits:

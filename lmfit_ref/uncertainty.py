@@ -75,6 +75,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import qr_multiply
 
 from .differences import model_size
 
@@ -111,11 +112,6 @@ class Analysis:
     pull: np.ndarray   #: for a held parameter, the 1-d Newton step inward (else 0)
     undetermined: tuple  #: a sentence for each undetermined direction
     kappa: float       #: condition number of the column-scaled J (free columns)
-    _solve: object = None  # r -> step, with the same factors (for chord steps)
-
-    def step_for(self, r):
-        """The Gauss-Newton step (1) for a new residual r, with this J."""
-        return self._solve(np.asarray(r, dtype=float))
 
     def worst(self):
         """(index, z) of the parameter furthest from stationary."""
@@ -200,23 +196,19 @@ def analyse(J, r, nfree, names, P, held=(), sides=None, scale_covar=True, resolu
     norms = np.sqrt(np.einsum("ij,ij->j", Jk, Jk))
     safe = np.where(norms > 0, norms, 1.0)
     # J S^-1 = Q R (Q: N x k, orthonormal columns), then R = U_R diag(w) V^T:
-    # the SVD of J S^-1 is (Q U_R) diag(w) V^T, and the long matrix is
-    # touched once, by the QR, instead of by the SVD's own passes.
-    Q, R = np.linalg.qr(Jk / safe)
+    # the SVD of J S^-1 is (Q U_R) diag(w) V^T. The long matrix is touched
+    # once, by the QR, and Q is never formed: only Q^T r is needed.
+    Qtr, R = qr_multiply(Jk / safe, r, mode="right")
     U, w, Vt = np.linalg.svd(R)
     rank = int(np.sum(w > RCOND * w[0])) if w.size and w[0] > 0 else 0
     kappa = float(w[0] / w[-1]) if w.size and w[-1] > 0 else math.inf
     V, Ur, wr = Vt[:rank].T, U[:, :rank], w[:rank]
-
-    def solve(res):
-        """-pinv(J) res, in P (the columns unscaled), 0 for held parameters."""
-        d = np.zeros(n)
-        d[keep] = -(V @ ((Ur.T @ (Q.T @ res)) / wr)) / safe
-        return d
+    # The Gauss-Newton step (1), -pinv(J) r, in P (columns unscaled), 0 where held.
+    step = np.zeros(n)
+    step[keep] = -(V @ ((Ur.T @ Qtr) / wr)) / safe
 
     # (J^T J)^+ in P units: V diag(1/w**2) V^T, unscaled by the column norms.
     inv = (V / wr**2) @ V.T / np.outer(safe, safe)
-    step = solve(r)
     # The step is measured in the error bars the fit will have at the
     # minimum: s from the residual the linear model predicts there,
     # ``r + J d``. (At a point far from the minimum, r itself carries the
@@ -248,7 +240,7 @@ def analyse(J, r, nfree, names, P, held=(), sides=None, scale_covar=True, resolu
         cov = np.full((n, n), math.nan)
         cov[np.ix_(keep, keep)] = inv * (s2_data if scale_covar else 1.0)
     return Analysis(tuple(names), held, s2, cov, step, z, sigma_cert, pull, undetermined,
-                    kappa, solve)
+                    kappa)
 
 
 def _describe_null(null_rows, names, scale, norms):

@@ -167,7 +167,7 @@ def minimize_tightly(residual, u0, jacobian, trials, tol, scale):
                       lambda x, r=None: jacobian(x + shift, r), options)
     result.u = result.u + shift
     if result.info["ier"] == 5:
-        result.message = f"stopped after {trials} trial steps"
+        result.message = f"stopped after {trials} trial steps."
     return guarded.report(result)
 
 
