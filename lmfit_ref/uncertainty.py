@@ -75,7 +75,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import qr_multiply
 
 from .differences import model_size
 
@@ -131,16 +130,23 @@ def noise_floor(J, r, P):
 
 
 def condition(J):
-    """The condition number kappa of J with its columns scaled to unit length.
+    """The condition number kappa of J with its columns scaled to unit length, estimated.
+
+    From the eigenvalues of the small matrix ``S^-1 J^T J S^-1`` (kappa is
+    the square root of their ratio): one pass over J, no factorisation of
+    it. Squaring loses the digits of kappa beyond ~1e7, where it comes out
+    huge or inf; it is used only to choose between forward and central
+    differences (``certify.py``), for which that is enough.
 
     >>> round(condition(np.array([[1.0, 1.0], [1.0, -1.0]])), 12)
     1.0
     """
     J = np.asarray(J, dtype=float)
-    norms = np.sqrt(np.einsum("ij,ij->j", J, J))
-    w = np.linalg.svd(np.linalg.qr(J / np.where(norms > 0, norms, 1.0), mode="r"),
-                      compute_uv=False)
-    return float(w[0] / w[-1]) if w.size and w[-1] > 0 else math.inf
+    G = J.T @ J
+    d = np.sqrt(np.diagonal(G))
+    d = np.where(d > 0, d, 1.0)
+    lam = np.linalg.eigvalsh(G / np.outer(d, d))
+    return math.sqrt(lam[-1] / lam[0]) if lam.size and lam[0] > 0 else math.inf
 
 
 def analyse(J, r, nfree, names, P, held=(), sides=None, scale_covar=True, resolution=None):
@@ -192,13 +198,19 @@ def analyse(J, r, nfree, names, P, held=(), sides=None, scale_covar=True, resolu
     floor = noise_floor(J, r, P) ** 2
     s2 = max(s2_data if nfree > 0 else chi2 / max(len(r), 1), floor)
 
-    Jk = J[:, keep]
+    Jk = J[:, keep] if held else J  # (no copy, and J's memory order, when none is held)
     norms = np.sqrt(np.einsum("ij,ij->j", Jk, Jk))
     safe = np.where(norms > 0, norms, 1.0)
     # J S^-1 = Q R (Q: N x k, orthonormal columns), then R = U_R diag(w) V^T:
     # the SVD of J S^-1 is (Q U_R) diag(w) V^T. The long matrix is touched
-    # once, by the QR, and Q is never formed: only Q^T r is needed.
-    Qtr, R = qr_multiply(Jk / safe, r, mode="right")
+    # once, by the QR, and Q is never formed: only Q^T r is needed, and it
+    # is the last column of the triangle of the QR of [J S^-1 | r].
+    k = Jk.shape[1]
+    A = np.empty((len(r), k + 1), order="F")  # (by columns, as LAPACK works)
+    np.divide(Jk, safe, out=A[:, :k])
+    A[:, k] = r
+    Rr = np.linalg.qr(A, mode="r")
+    R, Qtr = Rr[:k, :k], Rr[:k, k]
     U, w, Vt = np.linalg.svd(R)
     rank = int(np.sum(w > RCOND * w[0])) if w.size and w[0] > 0 else 0
     kappa = float(w[0] / w[-1]) if w.size and w[-1] > 0 else math.inf
