@@ -47,9 +47,9 @@ Consequences a user sees
   never evaluated there.
 * At a bound ``dP/du = 0``: a parameter that *starts* exactly on its bound
   cannot be moved by a gradient method, and one that *ends* on it has no
-  estimable standard error (``covariance.py`` maps the covariance back with
-  ``dP/du``). Near a bound the error bar is the linearised one in u, mapped
-  to P; it is only as good as that linearisation.
+  estimable standard error. Error bars come from a Jacobian in P itself
+  (``uncertainty.py``), so the map does not enter them; near a bound they
+  are the linearised ones, only as good as that linearisation.
 * The map is periodic (two-sided) or even (one-sided) in u, so the
   engine's steps in u are not steps of the same size in P.
 
@@ -242,9 +242,8 @@ def near_bound(u, a=None, b=None, tol=1e-3, sigma_u=None):
     With `sigma_u`, the standard error of u from a fit: true if u is closer
     to the nearest flat point of the map (u = 0 for one bound, u = pi/2 +
     k*pi for two) than a hundredth of its standard error. Such a parameter
-    has crept onto its bound: the engine's covariance, from a Jacobian at an
-    earlier iterate, no longer matches dP/du there, and no Gaussian error
-    bar describes it. (A parameter that merely has its bound within its
+    has crept onto its bound: no Gaussian error bar describes it, and the
+    final stage (``certify.py``) holds it there. (A parameter that merely has its bound within its
     error bar, further away than that, keeps its linearised error.) The
     test does not depend on the parameter's units or on how wide the bounds
     are.

@@ -8,30 +8,33 @@ matter to the user, the parameters' standard errors. This stage does,
 after any engine, in four steps:
 
 1. **A Jacobian in the user's units at the best point.** The engine's
-   last one is reused if the test it gives still holds with a margin for
-   its age (`_staleness`): how far, in standard errors, the values moved
-   since it was taken, plus its difference error times the condition
-   number of J. A moved point changes the Gauss-Newton step by the
-   method's contraction rate times the move, less than the move wherever
-   Gauss-Newton converges; so the margin bounds what the reused J can
-   hide. Otherwise J is taken afresh by central differences (2n
-   evaluations). A user's ``Dfun`` is always compared with central
-   differences, once (``DFUN_TOL``).
+   last one is reused (no evaluations) if the values moved since it was
+   taken by at most ``ERRORBARS`` of their scale, forward differences are
+   accurate enough for this J's condition number, and the test it gives
+   holds within ``FINISH`` with a margin for its age (`_staleness`): the
+   move, in standard errors, times the Gauss-Newton contraction rate,
+   estimated from the engine's last two steps. Otherwise J is taken afresh
+   at the point: forward differences (n evaluations), or central (2n)
+   where forward ones would be too coarse. A user's ``Dfun`` is compared
+   with central differences, once (``DFUN_TOL``).
 2. **The test** (``uncertainty.analyse``): the Gauss-Newton step, each
    component in its parameter's standard error, ``z_j``; plus the margin.
 3. **The verdict.** Certified if every ``z_j`` (plus margin) is at most
-   ``CERTIFY`` = 1e-3: closer to the minimum than a thousandth of an
-   error bar.
-4. **The polish**, if the test exceeds ``FINISH`` = 1e-5 (and
-   ``polish=True``): MINPACK from the best point, with a central-
-   difference Jacobian in the user's units and tolerances near machine
-   epsilon, within what is left of ``maxfev``; then steps 1-3 again. A
-   point between FINISH and CERTIFY is already a minimum; it is polished
-   because the few evaluations that costs buy the last digits that a
-   comparison with certified values (NIST's) expects, on problems whose
-   large residuals make MINPACK converge slowly. A parameter held on its
-   bound whose data pull it inward is first moved inside (the bounds map
-   is flat on the bound, so no engine could move it from there).
+   ``CERTIFY`` = 1e-3: closer to the minimum than a thousandth of an error
+   bar; and if no parameter that acted at the start has stopped acting (a
+   plateau of the model is not a minimum).
+4. **Finishing** (with ``polish=True``, the default; ``polish.py``). Above
+   ``FINISH`` = 1e-5 the polish runs: MINPACK from the best point with an
+   accurate Jacobian and tolerances near machine epsilon, within what is
+   left of ``maxfev``; then steps 1-3 again. Between FINE and FINISH one
+   Gauss-Newton step is taken, unless every value's 7th digit is already
+   settled (``DIGITS``). A point still not certified, or certified with a
+   direction the data do not determine, is refitted once from the start
+   (the engine may have left the minimum's basin); the better is kept.
+   A point between FINISH and CERTIFY is already a minimum: it is polished
+   because a few evaluations buy the last digits that a comparison with
+   certified values (NIST's) expects, on problems whose large residuals
+   make MINPACK converge slowly.
 
 A parameter on its bound (``bounds.near_bound``) is held there: the
 others' error bars are those with it fixed, and it counts as converged
@@ -52,8 +55,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import bounds, differences
-from .engines import leastsq
+from . import bounds, differences, polish as finish
+from .reuse import changed, staleness, too_coarse
 from .uncertainty import CERTIFY, EPS, ROUNDING, analyse, condition
 
 #: Above this many standard errors from a stationary point, the polish
@@ -70,10 +73,6 @@ ERRORBARS = 1.0e-6
 #: Relative disagreement of a Dfun column with central differences that
 #: marks it wrong (central differences agree to ~1e-10 on smooth models).
 DFUN_TOL = 1.0e-3
-#: Trial steps the polish may take.
-POLISH_STEPS = 100
-#: Tolerances (xtol, ftol) of the polish: MINPACK runs until nothing improves.
-POLISH_TOL = 1.0e-15
 
 
 @dataclass
@@ -120,13 +119,20 @@ def certify(obj, u, r, names, nfree, polish=True, maxfev=None, scale_covar=True,
     if not polish or any("Dfun" in p for p in verdict.problems):
         return verdict
     if verdict.distance > FINISH:
-        verdict = _polish(obj, verdict, _unstick(obj, verdict), POLISH_STEPS, names, nfree,
-                          maxfev, scale_covar, "polished")
+        verdict = _polish(obj, verdict, finish.unstick(obj, verdict), finish.POLISH_STEPS,
+                          names, nfree, maxfev, scale_covar, "polished")
     elif verdict.certified and not _digits(obj, verdict) and _left(obj, maxfev):
         if verdict.jacobian.startswith("the engine"):  # (a step needs J at the point)
             verdict = _assess(obj, verdict.u, verdict.r, names, nfree, scale_covar, fresh=True)
-        if verdict.certified and not _digits(obj, verdict) and _left(obj, maxfev):
-            verdict = _one_step(obj, verdict)
+        stepped = (finish.gauss_newton_step(obj, verdict)
+                    if verdict.certified and not _digits(obj, verdict) and _left(obj, maxfev)
+                    else None)
+        if stepped is not None:
+            # The verdict and error bars stay those of the point before the
+            # step, which was certified; the step only brings it closer.
+            verdict = dataclasses.replace(verdict, u=stepped[0], r=stepped[1], notes=verdict.notes
+                                          + [f"one Gauss-Newton step (from {verdict.distance:.2g} "
+                                             "standard errors)"])
     if start is None or (verdict.certified and not verdict.analysis.undetermined):
         return verdict
     # Not certified even so, or certified where some direction is not
@@ -138,8 +144,8 @@ def certify(obj, u, r, names, nfree, polish=True, maxfev=None, scale_covar=True,
     again = _polish(obj, verdict, np.array(start, dtype=float), None, names, nfree, maxfev,
                     scale_covar, "refitted from the start", accurate=False)
     if again.distance > FINISH and again is not verdict:
-        again = _polish(obj, again, again.u, POLISH_STEPS, names, nfree, maxfev, scale_covar,
-                        "polished")
+        again = _polish(obj, again, again.u, finish.POLISH_STEPS, names, nfree, maxfev,
+                        scale_covar, "polished")
     return max(verdict, again, key=_merit)
 
 
@@ -173,157 +179,19 @@ def _merit(verdict):
 
 
 def _polish(obj, verdict, u, limit, names, nfree, maxfev, scale_covar, label, accurate=True):
-    """MINPACK with tolerances near eps from u; then `_assess`.
-
-    `accurate`: central differences (or the user's Dfun), 2n per Jacobian;
-    else forward ones, n per Jacobian (a whole fit, where the last digits
-    come from the `_assess` and polish that follow).
-    """
-    trials = limit if limit is not None else 10**9
-    per_trial = (2 if accurate else 1) * len(u) + 1  # its Jacobian and itself
-    if maxfev is not None:
-        trials = min(trials, (maxfev - obj.evaluations() - 1) // per_trial)
-    if trials < 2:
+    """`polish.run` from u, then `_assess` at its end (kept only if chi-square fell)."""
+    polished = finish.run(obj, verdict, u, limit, maxfev, accurate)
+    if polished is None:
         left = f"no evaluations were left to polish it (maxfev = {maxfev})"
         if not verdict.certified and left not in verdict.problems:
             verdict.problems.append(left)
         return verdict
-    # A parameter held on its bound (the data push it there) stays out of
-    # the polish: next to the flat point of the bounds map its column is
-    # ~0, and MINPACK's steps would stall on it.
-    out = verdict.analysis
-    held = [j for j in out.held if out.z[j] <= CERTIFY] if np.array_equal(u, verdict.u) else []
-    free = np.array([j for j in range(len(u)) if j not in held], dtype=int)
-    u = np.array(u, dtype=float)
-    if held:  # ... and sits exactly on it
-        P = obj.values(u)
-        for j in held:
-            a, b = obj.lo[j], obj.hi[j]
-            P[j] = a if b is None or (a is not None and P[j] - a <= b - P[j]) else b
-        u = np.array(obj.internal(P), dtype=float)
-    central = _accurate_jacobian(obj) if accurate else obj.jacobian
-
-    def residual(x):
-        full = u.copy()
-        full[free] = x
-        return obj.residual(full)
-
-    def jacobian(x, r=None):
-        full = u.copy()
-        full[free] = x
-        return central(full, r)[:, free]
-    polished = leastsq.minimize_tightly(residual, u[free], jacobian, trials, POLISH_TOL,
-                                        _sigma_u(obj, u)[free])
-    full = u.copy()
-    full[free] = polished.u
-    polished.u = full
     if polished.fvec @ polished.fvec >= verdict.r @ verdict.r:  # (never worse than before)
         verdict.notes.append(f"{label}, but found no better point ({polished.message})")
         return verdict
     again = _assess(obj, polished.u, polished.fvec, names, nfree, scale_covar)
     again.notes = verdict.notes + [f"{label} ({polished.message})"] + again.notes
     return again
-
-
-def _sigma_u(obj, u):
-    """The scale of a step in each u_j: the step floor in P (sigma with others held), mapped.
-
-    Before any Jacobian (the refit from the start) it is ``max(|P_j|, 1)``.
-    """
-    P = np.array(obj.values(u))
-    sigma_P = obj.floor if obj.floor is not None else np.maximum(np.abs(P), 1.0)
-    D = np.abs(obj.slopes(u))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sigma = sigma_P / D
-    return np.where(np.isfinite(sigma) & (sigma > 0), sigma, 1.0)
-
-
-def _accurate_jacobian(obj):
-    """The polish's Jacobian: the user's Dfun or central differences in P, chained to u, once per point."""
-    memo = {}
-
-    def jacobian(u, r=None):
-        key = tuple(np.asarray(u).tolist())
-        if key not in memo:
-            memo.clear()
-            u = np.array(u, dtype=float)
-            P = obj.values(u)
-            if obj.dfun is not None:  # (checked before the polish runs)
-                J, kind = obj.dfun(np.asarray(P, dtype=float)), "user"
-            else:
-                J = obj.jacobian_P(P, r, central=True, nfree=0 if r is None else len(r) - len(P))
-                kind = "central"
-            obj.remember(u, J, r, kind)
-            memo[key] = J * obj.slopes(u)
-        return memo[key]
-    return jacobian
-
-
-def _staleness(obj, u, u_J, kind, out, J, r):
-    """How far the stationarity test with J taken at u_J (by `kind`) may be off at u.
-
-    In standard errors. Since J was taken the values moved by ``moved``;
-    the Gauss-Newton step at u then differs from the one J gives by about
-    ``rho * moved``, rho the method's contraction rate (the share of the
-    distance one Gauss-Newton step leaves; it comes from the curvature of
-    the model weighted by the residuals, which J does not see). rho is
-    estimated from the engine's last two steps, ``moved / before`` (a
-    linearly converging iteration shrinks its steps by rho each time);
-    without a step before, rho = 1. Add the relative error of the
-    differences times the condition number of J (columns scaled): how much
-    such an error can turn the step.
-
-    One pair of steps gives a rough rho (on the manual's and NIST's
-    problems it was within a factor 1.5 of the truth, see
-    book/certificate.md), but J is only reused when the test with this
-    margin is within FINISH = 1e-5, a hundredth of CERTIFY: a verdict
-    resting on it would be wrong only if rho were off a hundredfold.
-    """
-    P, P_J = np.array(obj.values(u)), np.array(obj.values(u_J))
-    free = [j for j in range(len(P)) if j not in out.held]
-    moved, rate = _moved(P, P_J, out, free), 1.0
-    if obj.previous is not None and not np.array_equal(obj.previous, u_J):
-        before = _moved(P_J, np.array(obj.values(obj.previous)), out, free)
-        rate = min(moved / before, 1.0) if before > 0 else 1.0
-    return rate * moved + _error(obj, kind, J, r, P) * out.kappa
-
-
-def _moved(P, Q, out, free):
-    """max |P_j - Q_j| / sigma_j over the free parameters (inf where sigma is 0)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        moved = np.abs(P - Q)[free] / out.sigma[free]
-    moved = np.where(np.isfinite(moved), moved, math.inf)
-    return float(moved.max()) if moved.size else 0.0
-
-
-def _changed(obj, u, u_J):
-    """How much J may have changed between u_J and u: max |P_j - P_J,j| / L_j.
-
-    J bends on the scale L of each parameter (``differences.scales``), so
-    it changes by about that fraction, and the error bars with it.
-    """
-    P, P_J = np.array(obj.values(u)), np.array(obj.values(u_J))
-    L = differences.scales(P, obj.floor if obj.floor is not None else np.abs(P))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shift = np.where(L > 0, np.abs(P - P_J) / L, np.where(P == P_J, 0.0, math.inf))
-    return float(shift.max()) if shift.size else 0.0
-
-
-def _too_coarse(obj, kind, J, r, u, kappa):
-    """True if a Jacobian taken by `kind` errs, times kappa, by more than FINISH / 10.
-
-    Such an error turns the Gauss-Newton step by about that many standard
-    errors, and the error bars by about that fraction.
-    """
-    return kind == "forward" and _error(obj, kind, J, r, obj.values(u)) * kappa > 0.1 * FINISH
-
-
-def _error(obj, kind, J, r, P):
-    """The relative error of a Jacobian taken by `kind` like J (``differences.error``)."""
-    if kind == "user":
-        return 0.0
-    return differences.error(J, r, P, obj.floor if obj.floor is not None else np.abs(P),
-                             central=kind == "central", rel=obj.step if kind == "forward" else None)
 
 
 def _analysis(obj, u, r, J, names, nfree, scale_covar):
@@ -418,20 +286,20 @@ def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
         out, flags = _analysis(obj, u, r, J, names, nfree, scale_covar)
         margin = 0.0
     elif (not fresh and obj.last is not None and obj.last[3] in ("forward", "central")
-          and _changed(obj, u, obj.last[0]) <= ERRORBARS):
+          and changed(obj, u, obj.last[0]) <= ERRORBARS):
         u_J, J, _, kind = obj.last
         out, flags = _analysis(obj, u, r, J, names, nfree, scale_covar)
-        margin = _staleness(obj, u, u_J, kind, out, J, r)
+        margin = staleness(obj, u, u_J, kind, out, J, r)
         how = f"the engine's last ({kind} differences), reused"
         # (nor if a fresh one would have to be central: see below)
-        if out.worst()[1] + margin > FINISH or _too_coarse(obj, kind, J, r, u, out.kappa):
+        if out.worst()[1] + margin > FINISH or too_coarse(obj, kind, J, r, u, out.kappa, 0.1 * FINISH):
             margin = None
     if margin is None:
         # Forward differences (n evaluations) where their error, times
         # kappa, stays well inside FINISH; else central (2n).
         if obj.last is not None and obj.last[3] != "user":  # (kappa from the engine's J)
             J = obj.last[1]
-            central = _too_coarse(obj, "forward", J, r, u, condition(J))
+            central = too_coarse(obj, "forward", J, r, u, condition(J), 0.1 * FINISH)
         else:
             central = True
         kind = "central" if central else "forward"
@@ -467,47 +335,3 @@ def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
                    limits=notes, on_bound=flags, jacobian=how, distance=worst)
 
 
-def _one_step(obj, verdict):
-    """Take the Gauss-Newton step of a certified point, if it lowers chi-square.
-
-    J was taken at this very point, so this is a true Gauss-Newton step:
-    it shrinks the distance to the minimum by the method's contraction
-    rate (tiny where the residuals are small). It costs one evaluation.
-    The verdict and error bars stay those of the point before the step,
-    which was certified; the step can only bring the point closer.
-    """
-    out = verdict.analysis
-    if out.held or verdict.jacobian.startswith("the engine"):
-        return verdict
-    new = [p + d for p, d in zip(obj.values(verdict.u), out.step.tolist())]
-    if any((a is not None and v <= a) or (b is not None and v >= b)
-           for v, a, b in zip(new, obj.lo, obj.hi)):
-        return verdict
-    u = obj.internal(new)
-    try:
-        r = np.array(obj.residual(u), dtype=float)
-    except FloatingPointError:
-        return verdict
-    if not r @ r < verdict.r @ verdict.r:
-        return verdict
-    return dataclasses.replace(verdict, u=u, r=r, notes=verdict.notes + [
-        f"one Gauss-Newton step (from {verdict.distance:.2g} standard errors)"])
-
-
-def _unstick(obj, verdict):
-    """u to polish from: held parameters that the data pull inward are moved inside.
-
-    Each moves by its own 1-d Newton step (``Analysis.pull``), but at most
-    half way to its other bound: on the bound the map is flat, and no
-    engine could move it from there.
-    """
-    out, u = verdict.analysis, verdict.u.copy()
-    P = obj.values(u)
-    moved = False
-    for j in out.held:
-        if out.z[j] > CERTIFY:
-            a, b = obj.lo[j], obj.hi[j]
-            width = math.inf if a is None or b is None else b - a
-            P[j] = P[j] + math.copysign(min(abs(out.pull[j]), 0.5 * width), out.pull[j])
-            moved = True
-    return obj.internal(P) if moved else u

@@ -1,6 +1,6 @@
 """Confidence intervals by profiling chi-square: the F-test search (manual chapter 4).
 
-The standard errors of ``covariance.py`` assume chi-square is a quadratic
+The standard errors of ``uncertainty.py`` assume chi-square is a quadratic
 bowl around the best fit. When it is not (two exponentials, a parameter
 near a bound), a direct search is better: fix one parameter at a value v,
 refit all the others, and ask whether the rise of the best chi-square,

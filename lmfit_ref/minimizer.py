@@ -67,7 +67,7 @@ class Minimizer:
         Keyword arguments for `function`.
     scale_covar : bool, optional
         Scale the covariance by the reduced chi-square (default True, as
-        in lmfit 0.5; see ``covariance.py``).
+        in lmfit 0.5; see ``uncertainty.py``).
     **kws
         Default keywords for the engine (the manual's ``leastsq_kws``),
         overridden by those given to ``leastsq()``.
@@ -164,7 +164,7 @@ class Minimizer:
                 raise ValueError(f"parameter {name!r} varies but min == max == {a}; "
                                  "use vary=False to fix it")
             # deviation: lmfit 0.5 clipped values into [min, max]; here bounds
-            # are a change of variables (bounds.py), with dP/du in the errors.
+            # are a change of variables (bounds.py); differences are in P.
             if par.value == a or par.value == b:
                 # deviation: lmfit 0.5 started such a fit. The map is flat on
                 # the bound (dP/du = 0): MINPACK sees a zero Jacobian column,
@@ -358,18 +358,23 @@ class Minimizer:
         maxfev = 1000*(nvarys+1), and factor = 1. ``Dfun(params, *fcn_args,
         **fcn_kws)`` may give the Jacobian d(residual)/d(value) of the
         varying parameters, shape (ndata, nvarys) (or (nvarys, ndata) with
-        ``col_deriv=True``); it is chained through the bounds transform.
-        ``polish=True`` (the default) runs MINPACK once more from its
-        solution with a central-difference Jacobian (or ``Dfun``) and
-        tolerances near machine epsilon; ``polish=False, factor=100`` is
-        lmfit 0.5's fit, step by step (``engines/leastsq.py``), except where
-        a trial step's residual is not finite: MINPACK then sees 1e100
-        where 0.5 passed NaN or inf on.
+        ``col_deriv=True``); it is chained through the bounds transform, and
+        checked against central differences at the end. Without it MINPACK
+        gets forward differences taken in the parameters' own units.
+
+        After MINPACK the final stage (``certify.py``) measures how far the
+        point is from a stationary point, in standard errors; with
+        ``polish=True`` (the default) it polishes a point that is not close
+        enough, with tolerances near machine epsilon. ``polish=False,
+        factor=100`` is lmfit 0.5's algorithm: it reaches the same minimum
+        as raw ``scipy.optimize.leastsq``, though not point by point (the
+        differences are in P, not u).
 
         Returns
         -------
         bool
-            `success`: True only for MINPACK's convergence codes 1-4.
+            `success`: the final stage's verdict: the point is within
+            ``uncertainty.CERTIFY`` standard errors of a minimum.
         """
         return self._fit("leastsq", kws)
 
@@ -378,18 +383,20 @@ class Minimizer:
 
         Keywords go to ``fmin_l_bfgs_b`` (``m``, ``factr``, ``pgtol``,
         ``epsilon``, ``maxfun``, ``maxiter``, ...); bounds come from the
-        Parameters. ``Dfun`` gives the gradient ``2 J^T r``. Error bars come
-        from a Jacobian by central differences at the optimum.
+        Parameters. ``Dfun`` gives the gradient ``2 J^T r``; without it the
+        gradient comes from forward differences in the parameters' units.
+        The final stage (``certify.py``) then certifies the point, and
+        polishes it if needed (``polish``, default True).
 
         Returns
         -------
         bool
-            `success`: L-BFGS-B's ``warnflag == 0``.
+            `success`: the final stage's verdict.
         """
         return self._fit("lbfgsb", kws)
 
     def anneal(self, **kws):
-        """Fit by simulated annealing (``engines/anneal.py``), then polish with leastsq.
+        """Fit by simulated annealing (``engines/anneal.py``), then certify the point.
 
         Keywords: ``schedule`` ('fast', 'cauchy', 'boltzmann'), ``T0``,
         ``Tf``, ``maxiter``, ``maxeval``, ``maxaccept``, ``dwell``,
@@ -402,9 +409,9 @@ class Minimizer:
         Returns
         -------
         bool
-            `success`: the polishing fit's. With ``polish=False`` it is
-            False: annealing alone has no test that it reached a minimum
-            (and so no error bars are given).
+            `success`: the final stage's verdict (``certify.py``), which
+            polishes annealing's best point unless ``polish=False``; without
+            the polish that point is rarely within CERTIFY of a minimum.
         """
         return self._fit("anneal", kws)
 

@@ -21,6 +21,7 @@ from scipy.optimize import leastsq
 
 import lmfit_ref
 import lmfit_ref.certify as certify
+import lmfit_ref.polish as finishing
 import lmfit_ref.engines.leastsq as engine_leastsq
 from lmfit_ref import FitError, Minimizer, Parameter, Parameters, minimize
 
@@ -203,7 +204,7 @@ def test_a_fit_stopped_early_is_polished_to_the_exact_solution(spy):
     out = minimize(residual, p, args=(X, Y), xtol=1e-2, ftol=1e-2)
     engine, polish = spy
     assert engine["xtol"] == engine["ftol"] == 1e-2
-    assert polish["xtol"] == polish["ftol"] == certify.POLISH_TOL and polish["gtol"] == 0.0
+    assert polish["xtol"] == polish["ftol"] == finishing.POLISH_TOL and polish["gtol"] == 0.0
     assert out.success and out.errorbars and "polished" in out.message
     np.testing.assert_allclose([p[n].value for n in ("A", "tau", "c")], v, rtol=1e-9)
     np.testing.assert_allclose([p[n].stderr for n in ("A", "tau", "c")], stderr, rtol=1e-6)
@@ -728,7 +729,7 @@ def test_the_polish_stops_after_polish_steps(monkeypatch):
     # cut short, says so, and costs at most 1 + 10 (2n + 1) evaluations.
     nist, ds, first = mgh09()
     steps = 10
-    monkeypatch.setattr(certify, "POLISH_STEPS", steps)
+    monkeypatch.setattr(finishing, "POLISH_STEPS", steps)
     p = ds.parameters(2)
     out = minimize(ds.residual, p, args=ds.args)
     assert f"polished (stopped after {steps} trial steps" in out.message
