@@ -3,9 +3,9 @@
 This module composes the others. The data path of one fit:
 
 1. ``prepare_fit`` walks the Parameters once. It checks the user's
-   function and arguments, picks the varying parameters, chooses each one's
-   bounds transform (``bounds.transform_for``) and computes the internal
-   starting vector ``u0``. Everything that can be decided before the first
+   function and arguments; ``packing.pack`` picks the varying parameters,
+   chooses each one's bounds transform and computes the internal starting
+   vector ``u0``. Everything that can be decided before the first
    evaluation is decided here.
 2. The engine calls ``residual(u)`` many times: the hot path, built by
    ``objective.make_objective``. It maps each ``u_i`` to ``P_i`` with the
@@ -14,7 +14,8 @@ This module composes the others. The data path of one fit:
    function, and checks what came back (an array of float, the same length
    every time, every element finite) with a handful of cheap tests. No
    parsing, no sorting, no dictionaries built, no copies.
-3. After the engine returns, the final stage (``certify.py``) checks that
+3. After the engine returns, ``results.finish_fit`` runs the final stage
+   (``certify.py``), which checks that
    its point is a minimum, in units of the standard errors, polishing it
    if not; the best values are written back, the fit statistics computed,
    and ``uncertainty.py`` gives ``stderr`` and ``correl`` from a Jacobian
@@ -38,15 +39,14 @@ import math
 
 import numpy as np
 
-from . import bounds
-from .certify import certify
 from .constraints import ConstraintPlan
 from .engines import get_engine
 from .evaluator import Interpreter
 from .evaluator_ops import default_symtable
 from .objective import FitError, make_objective
+from .packing import pack
 from .parameters import Parameters
-from .results import write_uncertainties
+from .results import finish_fit
 
 __all__ = ["Minimizer", "minimize", "FitError"]
 
@@ -153,45 +153,13 @@ class Minimizer:
         # Compiled and ordered once here; evaluated once so the model can be
         # called right away, then at every step of the fit.
         self._constraints = ConstraintPlan(self.params, self.asteval) if has_expr else None
-        varying, maps, u0 = [], [], []
-        for name, par in self.params.items():
-            if not par.vary:
-                continue
-            if par.value is None:
-                raise ValueError(f"parameter {name!r} varies but has no value; give it a starting value")
-            a, b = par.min, par.max
-            if a is not None and a == b:
-                raise ValueError(f"parameter {name!r} varies but min == max == {a}; "
-                                 "use vary=False to fix it")
-            # deviation: lmfit 0.5 clipped values into [min, max]; here bounds
-            # are a change of variables (bounds.py); differences are in P.
-            if par.value == a or par.value == b:
-                # deviation: lmfit 0.5 started such a fit. The map is flat on
-                # the bound (dP/du = 0): MINPACK sees a zero Jacobian column,
-                # never moves this parameter, and still reports success.
-                raise ValueError(f"parameter {name!r} starts exactly on its bound ({par.value}): "
-                                 "the bounds transform is flat there (dP/du = 0), so the fit "
-                                 "could not move it; start it inside the bounds, or fix it "
-                                 "with vary=False")
-            to_external, to_internal, slope = bounds.transform_for(a, b)
-            u = to_internal(par.value, a, b)
-            back = to_external(u, a, b)
-            if back == a or back == b:
-                # Bounds so wide that u cannot hold the value: it lands on
-                # the bound, where the map is flat (as above).
-                raise ValueError(f"parameter {name!r}: its bounds [{a}, {b}] are too wide for "
-                                 f"its value {par.value!r}, which the bounds transform can "
-                                 f"only represent as {back!r}, on the bound; narrow them, "
-                                 "or use a one-sided bound")
-            varying.append(par)
-            maps.append((to_external, slope, a, b))
-            u0.append(u)
+        varying, maps, u0 = pack(self.params)
         if not varying:
             raise ValueError("no parameter varies: set vary=True on at least one parameter")
         self.var_names = [par.name for par in varying]
         self.nvarys = len(varying)
         self._varying, self._maps = varying, maps
-        self._u0 = np.array(u0, dtype=float)
+        self._u0 = u0
 
     # -- step 2: the hot path ------------------------------------------------------
     def _make_objective(self, user_jacobian=None, col_deriv=False):
@@ -254,100 +222,19 @@ class Minimizer:
                 raise TypeError(f"polish must be True or False, got {polish!r}")
             search = {}
             if getattr(engine, "USES_BOX", False):
-                search["box"] = self._search_box(options.pop("lower", None),
-                                                 options.pop("upper", None))
+                search["box"] = engine.search_box(self._maps, self._u0, self._varying,
+                                                  options.pop("lower", None),
+                                                  options.pop("upper", None))
             obj = self._make_objective(user_jacobian, col_deriv)
             obj.step = _forward_step(options.pop("epsfcn", None), engine_name)
             result = engine.run(obj.residual, self._u0.copy(), jacobian=obj.jacobian,
                                 evaluations=obj.evaluations, **search, **options)
             self.engine = engine_name
-            self._finish(result, obj, polish, options.get("maxfev"), final_stage)
+            finish_fit(self, result, obj, polish, options.get("maxfev"), final_stage)
         except BaseException:
             self._restore(saved)
             raise
         return self.success
-
-    def _search_box(self, lower=None, upper=None):
-        """The region annealing searches, in internal coordinates u.
-
-        ``lower``/``upper``: in the parameters' units, one value or one per
-        varying parameter (None for "not given"); see ``bounds.search_range``.
-        """
-        n = self.nvarys
-        ends = []
-        for given, name in ((lower, "lower"), (upper, "upper")):
-            values = [given] * n if given is None or np.ndim(given) == 0 else list(given)
-            if len(values) != n:
-                raise ValueError(f"anneal: {name} must have one value per varying parameter "
-                                 f"({n}: {', '.join(self.var_names)}), got {len(values)}")
-            ends.append(values)
-        box = [bounds.search_range(u0, a, b, P_lo, P_hi) for (_, _, a, b), u0, P_lo, P_hi
-               in zip(self._maps, self._u0.tolist(), *ends)]
-        for par, (u_lo, u_hi), P_lo, P_hi in zip(self._varying, box, *ends):
-            if not u_lo < u_hi:
-                raise ValueError(f"anneal: empty search range for {par.name!r} "
-                                 f"(lower {P_lo}, upper {P_hi})")
-        return np.array([lo for lo, _ in box]), np.array([hi for _, hi in box])
-
-    def _finish(self, result, obj, polish, maxfev, final_stage):
-        """Certify the engine's point, write it back, compute the Table of Fit Results."""
-        u = result.u
-        fvec = result.fvec if result.fvec is not None else np.array(obj.residual(u))
-        self.ndata = len(fvec)
-        self.nfree = self.ndata - self.nvarys
-        if maxfev is None and self.engine == "leastsq":
-            maxfev = 1000 * (self.nvarys + 1)
-        verdict = None
-        if final_stage:
-            # deviation: lmfit 0.5 reported the engine's own verdict and
-            # covariance; here every fit is certified after its engine.
-            verdict = certify(obj, u, fvec, self.var_names, self.nfree, polish=polish,
-                              maxfev=maxfev, scale_covar=self.scale_covar, start=self._u0)
-            u, fvec = verdict.u, verdict.r
-        # Leave the Parameters at the best point: the last call may have
-        # been a rejected trial or a difference step.
-        for par, v in zip(self._varying, obj.values(u)):
-            par._value = v
-        if self._constraints:
-            symtable = self._asteval.symtable
-            for par in self._varying:
-                symtable[par.name] = par._value
-            self._constraints.evaluate()
-
-        # deviation: nfev counts every call of the user's function (the
-        # Jacobians' and the final stage's included), where lmfit 0.5
-        # reported MINPACK's own count.
-        self.nfev = obj.evaluations()
-        self.engine_info = dict(result.info)
-        self.ier = result.info.get("ier")
-        self.lmdif_message = result.info.get("lmdif_message")
-        self.residual = fvec
-        self.chisqr = float(fvec @ fvec)
-        self.redchi = self.chisqr / self.nfree if self.nfree > 0 else math.nan
-        message = " ".join(str(result.message).split())
-        if verdict is None:
-            self.success = bool(result.success)
-            self.message = f"{'Fit succeeded' if self.success else 'Fit did not converge'}: {message}"
-            self.covar, self.errorbars = None, False
-            return
-        self.engine_info.update(certificate=float(verdict.distance),
-                                jacobian=verdict.jacobian, final_stage=verdict.notes)
-        # A certified point is a minimum, whatever the engine's own test said.
-        self.success = verdict.certified
-        status = "Fit succeeded" if self.success else "Fit did not converge"
-        self.message = f"{status}: {message}"
-        if not self.message.endswith("."):  # (MINPACK's own messages have no full stop)
-            self.message += "."
-        if verdict.notes:
-            self.message += " Then " + "; ".join(verdict.notes) + "."
-        if verdict.limits:
-            self.message += " Note: " + "; ".join(verdict.limits) + "."
-        if verdict.problems:
-            self.message += " Not certified: " + "; ".join(verdict.problems) + "."
-        problems = write_uncertainties(self, verdict)
-        self.errorbars = self.success and not problems
-        if problems:
-            self.message += " Uncertainties not estimated: " + "; ".join(problems) + "."
 
     def leastsq(self, **kws):
         """Fit with Levenberg-Marquardt (``scipy.optimize.leastsq``).

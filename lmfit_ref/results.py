@@ -1,4 +1,4 @@
-"""From the final stage's verdict to the error bars on the Parameters.
+"""The end of a fit: the final stage, then the Table of Fit Results and the error bars.
 
 The covariance comes from ``uncertainty.analyse`` at the certified point
 (in the user's units; a parameter held on its bound left out). Here it is
@@ -9,10 +9,15 @@ estimated is ``None``, with the reason returned for the fit's message.
 
 Book: book/uncertainties.md
 """
+import math
+
+import numpy as np
+
+from .certify import certify
 from .constraints import propagate
 from .uncertainty import stderr_correl
 
-__all__ = ["write_uncertainties"]
+__all__ = ["finish_fit", "write_uncertainties"]
 
 
 def write_uncertainties(fit, verdict):
@@ -55,3 +60,70 @@ def write_uncertainties(fit, verdict):
     if fit._constraints:
         propagate(fit._constraints, fit._varying, fit.covar)
     return problems
+
+
+def finish_fit(fit, result, obj, polish, maxfev, final_stage):
+    """Certify the engine's point, write it back, compute the Table of Fit Results.
+
+    `fit` is the Minimizer; `result` the engine's ``EngineResult``; `obj`
+    the fit's ``Objective``. With `final_stage` False (the sub-fits of a
+    confidence search) the engine's own verdict is reported and no error
+    bars are computed.
+    """
+    u = result.u
+    fvec = result.fvec if result.fvec is not None else np.array(obj.residual(u))
+    fit.ndata = len(fvec)
+    fit.nfree = fit.ndata - fit.nvarys
+    if maxfev is None and fit.engine == "leastsq":
+        maxfev = 1000 * (fit.nvarys + 1)
+    verdict = None
+    if final_stage:
+        # deviation: lmfit 0.5 reported the engine's own verdict and
+        # covariance; here every fit is certified after its engine.
+        verdict = certify(obj, u, fvec, fit.var_names, fit.nfree, polish=polish,
+                          maxfev=maxfev, scale_covar=fit.scale_covar, start=fit._u0)
+        u, fvec = verdict.u, verdict.r
+    # Leave the Parameters at the best point: the last call may have
+    # been a rejected trial or a difference step.
+    for par, v in zip(fit._varying, obj.values(u)):
+        par._value = v
+    if fit._constraints:
+        symtable = fit._asteval.symtable
+        for par in fit._varying:
+            symtable[par.name] = par._value
+        fit._constraints.evaluate()
+
+    # deviation: nfev counts every call of the user's function (the
+    # Jacobians' and the final stage's included), where lmfit 0.5
+    # reported MINPACK's own count.
+    fit.nfev = obj.evaluations()
+    fit.engine_info = dict(result.info)
+    fit.ier = result.info.get("ier")
+    fit.lmdif_message = result.info.get("lmdif_message")
+    fit.residual = fvec
+    fit.chisqr = float(fvec @ fvec)
+    fit.redchi = fit.chisqr / fit.nfree if fit.nfree > 0 else math.nan
+    message = " ".join(str(result.message).split())
+    if verdict is None:
+        fit.success = bool(result.success)
+        fit.message = f"{'Fit succeeded' if fit.success else 'Fit did not converge'}: {message}"
+        fit.covar, fit.errorbars = None, False
+        return
+    fit.engine_info.update(certificate=float(verdict.distance),
+                            jacobian=verdict.jacobian, final_stage=verdict.notes)
+    # A certified point is a minimum, whatever the engine's own test said.
+    fit.success = verdict.certified
+    status = "Fit succeeded" if fit.success else "Fit did not converge"
+    fit.message = f"{status}: {message}"
+    if not fit.message.endswith("."):  # (MINPACK's own messages have no full stop)
+        fit.message += "."
+    if verdict.notes:
+        fit.message += " Then " + "; ".join(verdict.notes) + "."
+    if verdict.limits:
+        fit.message += " Note: " + "; ".join(verdict.limits) + "."
+    if verdict.problems:
+        fit.message += " Not certified: " + "; ".join(verdict.problems) + "."
+    problems = write_uncertainties(fit, verdict)
+    fit.errorbars = fit.success and not problems
+    if problems:
+        fit.message += " Uncertainties not estimated: " + "; ".join(problems) + "."

@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 from scipy.optimize import curve_fit, leastsq
 
-import lmfit_ref.minimizer as minimizer_module
+import lmfit_ref.results as results_module
 from lmfit_ref import FitError, Minimizer, Parameters, differences, minimize
 from lmfit_ref.engines import ENGINES
 
@@ -334,7 +334,7 @@ def kinds_of_calls(engine, bounded, monkeypatch):
     clean = Recorder("exp_const")
     names = list(PROBLEMS["exp_const"][3])
     probes, engine_calls = set(), []
-    jacobian, certify = differences.jacobian, minimizer_module.certify
+    jacobian, certify = differences.jacobian, results_module.certify
 
     def spy_jacobian(at_values, P, *args, **kws):
         before = clean.calls
@@ -351,7 +351,7 @@ def kinds_of_calls(engine, bounded, monkeypatch):
     params = fitted_params(engine, bounded)
     with monkeypatch.context() as patch:
         patch.setattr(differences, "jacobian", spy_jacobian)
-        patch.setattr(minimizer_module, "certify", spy_certify)
+        patch.setattr(results_module, "certify", spy_certify)
         out = fit(engine, params, clean)
     kinds = []
     for k, values in enumerate(clean.values, start=1):

@@ -60,6 +60,7 @@ import math
 
 import numpy as np
 
+from .. import bounds
 from .base import EngineResult
 
 #: It searches a box (``run``'s `box`), which the Minimizer computes.
@@ -263,3 +264,28 @@ def run(residual, u0, jacobian=None, box=None, evaluations=None, schedule="fast"
     r_best = None if not math.isfinite(f_best) else np.array(residual(u_best), dtype=float)
     return EngineResult(u=np.array(u_best, dtype=float), success=math.isfinite(f_best),
                         nfev=nfev + (r_best is not None), fvec=r_best, info=info, message=message)
+
+
+def search_box(maps, u0, varying, lower=None, upper=None):
+    """The region annealing searches, in internal coordinates u.
+
+    `maps` are the Minimizer's bounds maps ``(to_external, slope, a, b)``,
+    `u0` the start, `varying` the varying Parameters. ``lower``/``upper``:
+    in the parameters' units, one value or one per varying parameter (None
+    for "not given"); see ``bounds.search_range``.
+    """
+    n = len(varying)
+    ends = []
+    for given, name in ((lower, "lower"), (upper, "upper")):
+        values = [given] * n if given is None or np.ndim(given) == 0 else list(given)
+        if len(values) != n:
+            raise ValueError(f"anneal: {name} must have one value per varying parameter "
+                             f"({n}: {', '.join(par.name for par in varying)}), got {len(values)}")
+        ends.append(values)
+    box = [bounds.search_range(u0, a, b, P_lo, P_hi) for (_, _, a, b), u0, P_lo, P_hi
+           in zip(maps, np.asarray(u0).tolist(), *ends)]
+    for par, (u_lo, u_hi), P_lo, P_hi in zip(varying, box, *ends):
+        if not u_lo < u_hi:
+            raise ValueError(f"anneal: empty search range for {par.name!r} "
+                             f"(lower {P_lo}, upper {P_hi})")
+    return np.array([lo for lo, _ in box]), np.array([hi for _, hi in box])
