@@ -234,8 +234,9 @@ class _Guarded:
         """Add how many evaluations gave a non-finite residual to `result`."""
         result.info["nonfinite"] = self.nonfinite
         if self.nonfinite:
-            result.message += (f" {self.nonfinite} trial step(s) gave a non-finite residual"
-                               " and were rejected.")
+            stop = "" if result.message.endswith(".") else "."
+            result.message += (f"{stop} {self.nonfinite} trial step(s) gave a non-finite "
+                               "residual and were rejected.")
         return result
 
 
