@@ -28,19 +28,25 @@ sum, at 100 and 100000 points (a BLAS dot of many elements may run on
 several threads).
 
 Part 2, per fit. Many fits are run with timers wrapped around the stages
-of ``Minimizer._fit`` (preparing, building the objective, MINPACK with its
-evaluations and Jacobians, the final stage, the statistics), alternating
-with raw leastsq. ``polish=False, factor=100`` against raw leastsq with
-the same options, then the default fit against raw leastsq at SciPy's
-defaults. The difference Jacobians are timed apart, inside MINPACK (the
-engine's) and in the final stage (the certificate's), and so is
-``uncertainty.analyse`` (the SVD behind the certificate and the error
-bars). Inside MINPACK the time per evaluation is printed beside raw
-leastsq's: the difference is the hot path and the differences' own work.
-What is outside MINPACK and outside the final stage is paid once per fit.
+of a fit (``Minimizer._prepare``, building the objective, MINPACK with its
+evaluations and Jacobians, ``results.finish_fit`` and the final stage
+``certify`` inside it), alternating with raw leastsq: ``polish=False,
+factor=100`` against raw leastsq with the same options, then the default
+fit against raw leastsq at SciPy's defaults, at 100 points and at 100000.
+The difference Jacobians are timed apart (``Objective.jacobian`` for the
+engine's, ``Objective.jacobian_P`` for the final stage's), and so is
+``uncertainty.analyse`` (one QR of the column-scaled Jacobian beside the
+residual, then the SVD of its small triangle). An untimed run first
+counts the user's calls in each stage. Last, the extra time over raw
+leastsq is split by cause (`accounting`), with one evaluation's cost
+timed alone: the Parameters path on every evaluation, the differences'
+own work beyond their evaluations (raw leastsq's are MINPACK's fdjac2, in
+Fortran), the final stage's arithmetic, the once-per-fit work, the
+evaluations more than raw's, and MINPACK's own arithmetic beside raw's
+(what is left; the lines add up to the extra time).
 
-Timers cost a little themselves; the totals are printed beside the plain
-timing so the reader can judge. Times differ between machines; nothing
+Timers cost a little themselves (well under a microsecond for each of
+the few dozen timed calls in a fit). Times differ between machines; nothing
 here asserts on them.
 
 Run: ``python3 tasks.py bench`` (all benchmarks), or
@@ -60,7 +66,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import overhead  # noqa: E402  (this folder's shared problem definition)
 
 import lmfit_ref  # noqa: E402
-from lmfit_ref import bounds, differences, minimizer  # noqa: E402
+from lmfit_ref import bounds, minimizer, objective, results  # noqa: E402
 from lmfit_ref import certify as certify_module  # noqa: E402
 from lmfit_ref.engines import leastsq as engine  # noqa: E402
 
@@ -220,136 +226,230 @@ def print_finiteness_tests(times, npoints):
         print(f"  {label:30s} {best:9.2f} {median:9.2f}{extra}")
 
 
-#: The stages of a fit that Part 2 times: (owner, attribute, label). Nested
-#: ones are counted inside their parents too.
-ENGINE_JACOBIANS = "    of which difference Jacobians (the engine's)"
-FINAL_JACOBIANS = "    of which difference Jacobians"
-ANALYSE = "    of which uncertainty.analyse (SVD)"
-INSIDE = "inside MINPACK"
-FINAL = "the final stage (certify)"
-POLISH = "    of which the polish (MINPACK again)"
-FINISH = "statistics, uncertainties, final stage"
-OWN_WORK = "  the engine's own work (options, guard)"
+#: The stages of a fit that Part 2 times: (owner, attribute, key). A stage
+#: nested in another is counted inside its parent too; a Jacobian is
+#: charged to the engine or to the final stage, whichever is running it.
+def _stages():
+    return [
+        (minimizer.Minimizer, "__init__", "init"),
+        (minimizer.Minimizer, "_save", "save"),
+        (minimizer.Minimizer, "_prepare", "prepare"),
+        (minimizer.Minimizer, "_make_objective", "build"),
+        (minimizer, "finish_fit", "finish"),       # (by the name minimizer.py calls)
+        (results, "certify", "certify"),           # (by the name results.py calls)
+        (engine, "run", "run"),
+        (engine, "_scipy_leastsq", "minpack"),
+        (certify_module, "analyse", "analyse"),    # (by the name certify.py calls)
+        (objective.Objective, "jacobian", "jacobian"),    # the engine's, chained to u
+        (objective.Objective, "jacobian_P", "jacobian"),  # the final stage's
+    ]
 
 
-def per_fit(npoints=100, fits=1000, rounds=5, polished=False):
-    """Part 2: microseconds per fit in each stage, best of `rounds` rounds of `fits` fits.
+class _Timers:
+    """Timers, and counts of the user's calls, around the stages of a fit (a context).
 
-    ``polished=False``: polish=False, factor=100 against raw leastsq with the
-    same options; True: the default fit against raw leastsq at its defaults.
+    `counter` is a one-element list that the user's function increments in
+    an untimed counting run (and leaves alone in the timed ones).
     """
-    x, data = overhead.make_data(npoints)
-    spent = {}
-    active = set()  # labels of the stages running now
 
-    def timed(owner, name, label):
+    def __init__(self, counter):
+        self.counter = counter
+        self.spent, self.evals, self.runs, self.active = {}, {}, {}, set()
+        self._originals = []
+
+    def clear(self):
+        self.spent.clear()
+        self.evals.clear()
+        self.runs.clear()
+
+    def _charge(self, key):
+        """The stage a call of `key` is charged to; None if its parent already counts it."""
+        if key == "minpack" and "certify" in self.active:
+            return "polish"  # MINPACK run by the final stage
+        if key == "jacobian":
+            if self.active & {"jac_engine", "jac_final"}:
+                return None
+            return "jac_final" if "certify" in self.active else "jac_engine"
+        return key
+
+    def _wrap(self, owner, name, key):
         inner = getattr(owner, name)
+        timers = self
 
         def wrapper(*args, **kws):
-            # MINPACK run by the final stage is the polish, not the engine
-            charged = POLISH if label == INSIDE and FINAL in active else label
-            active.add(charged)
-            t0 = time.perf_counter()
+            charged = timers._charge(key)
+            if charged is None:
+                return inner(*args, **kws)
+            timers.active.add(charged)
+            n0, t0 = timers.counter[0], time.perf_counter()
             try:
                 return inner(*args, **kws)
             finally:
-                spent[charged] = spent.get(charged, 0.0) + time.perf_counter() - t0
-                active.discard(charged)
+                timers.spent[charged] = timers.spent.get(charged, 0.0) + time.perf_counter() - t0
+                timers.evals[charged] = timers.evals.get(charged, 0) + timers.counter[0] - n0
+                timers.runs[charged] = timers.runs.get(charged, 0) + 1
+                timers.active.discard(charged)
+        self._originals.append((owner, name, inner))
         setattr(owner, name, wrapper)
-        return owner, name, inner
 
-    def jacobians(*args, **kws):  # differences.jacobian, charged to where it runs
-        label = FINAL_JACOBIANS if FINAL in active else ENGINE_JACOBIANS
-        t0 = time.perf_counter()
-        try:
-            return plain_jacobian(*args, **kws)
-        finally:
-            spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+    def __enter__(self):
+        for owner, name, key in _stages():
+            self._wrap(owner, name, key)
+        return self
 
+    def __exit__(self, *exc):
+        for owner, name, inner in reversed(self._originals):
+            setattr(owner, name, inner)
+        self._originals.clear()
+
+
+def evaluation_costs(npoints, repeat=7):
+    """Seconds per evaluation at the start, as Part 2's accounting uses them.
+
+    ``vector``: your function written for raw leastsq; ``params``: written
+    with Parameters; ``trial``: what MINPACK calls for a trial step (the
+    engine's guard around ``residual(u)``); ``step``: a difference step
+    (``at_values(P)``); ``objective``: ``residual(u)`` without the guard.
+    """
+    x, data = overhead.make_data(npoints)
+    obj, u, fitter = objective_for("plain", x, data)
+    v = overhead.raw_start("plain")
+    guarded = engine._Guarded(obj.residual, obj.evaluations, 10**12)
+    P = np.array(obj.values(u))
+    times = {
+        "vector": best_us(lambda: overhead.residual_plain(v, x, data), repeat),
+        "params": best_us(lambda: overhead.residual_params(fitter.params, x, data), repeat),
+        "objective": best_us(lambda: obj.residual(u), repeat),
+        "trial": best_us(lambda: unmemoized(guarded, u), repeat),
+        "step": best_us(lambda: obj.at_values(P), repeat),
+    }
+    return {label: us * 1e-6 for label, us in times.items()}
+
+
+def per_fit(npoints=100, fits=1000, rounds=5, polished=False):
+    """Part 2: seconds per fit in each stage, from the best of `rounds` rounds of `fits` fits.
+
+    ``polished=False``: polish=False, factor=100 against raw leastsq with the
+    same options; True: the default fit against raw leastsq at its defaults.
+    The best round is the one with the least extra time over raw leastsq.
+    """
+    x, data = overhead.make_data(npoints)
     kws = {} if polished else overhead.SAME_REF
     raw = overhead.fit_raw_default if polished else overhead.fit_raw_same
     params = overhead.make_params(lmfit_ref, "plain")
-    calls, shares = [0], []
+    raw_nfev = overhead.count_calls(lambda f: raw("plain", x, data, f), overhead.RAW["plain"])[0]
+    counter = [0]
 
     def counting(*args):
-        calls[0] += 1
+        counter[0] += 1
         return overhead.residual_params(*args)
-    with overhead.engine_share(calls, shares):
-        overhead.refit(lmfit_ref, params, "plain", x, data, counting, **kws)
-    nfev, engine_nfev = calls[0], shares[0]
-    raw_nfev = overhead.count_calls(lambda f: raw("plain", x, data, f), overhead.RAW["plain"])[0]
-    originals = [
-        timed(minimizer.Minimizer, "__init__", "Minimizer(): store, check inputs"),
-        timed(minimizer.Minimizer, "_save", "save the Parameters' state"),
-        timed(minimizer.Minimizer, "_prepare", "prepare (checks, maps, u0)"),
-        timed(minimizer.Minimizer, "_make_objective", "build the objective"),
-        timed(minimizer.Minimizer, "_finish", FINISH),
-        timed(minimizer, "certify", FINAL),
-        timed(engine, "run", "engine.run"),
-        timed(engine, "_scipy_leastsq", INSIDE),
-        # (certify.py calls analyse by the name it imported)
-        timed(certify_module, "analyse", ANALYSE),
-    ]
-    plain_jacobian = differences.jacobian
-    differences.jacobian = jacobians
-    originals.append((differences, "jacobian", plain_jacobian))
     best = None
-    gc.disable()
-    try:
-        for _ in range(rounds):
-            spent.clear()
-            t0 = time.perf_counter()
-            for _ in range(fits):
-                overhead.refit(lmfit_ref, params, "plain", x, data, **kws)
-            total = (time.perf_counter() - t0) / fits
-            t0 = time.perf_counter()
-            for _ in range(fits):
-                raw("plain", x, data)
-            t_raw = (time.perf_counter() - t0) / fits
-            if best is None or total - t_raw < best[0] - best[1]:
-                best = (total, t_raw, {k: s / fits for k, s in spent.items()})
-    finally:
-        gc.enable()
-        for owner, name, inner in reversed(originals):
-            setattr(owner, name, inner)
+    with _Timers(counter) as timers:
+        overhead.refit(lmfit_ref, params, "plain", x, data, counting, **kws)  # untimed: counts
+        nfev, evals, runs = counter[0], dict(timers.evals), dict(timers.runs)
+        gc.disable()
+        try:
+            for _ in range(rounds):
+                timers.clear()
+                t0 = time.perf_counter()
+                for _ in range(fits):
+                    overhead.refit(lmfit_ref, params, "plain", x, data, **kws)
+                total = (time.perf_counter() - t0) / fits
+                t0 = time.perf_counter()
+                for _ in range(fits):
+                    raw("plain", x, data)
+                t_raw = (time.perf_counter() - t0) / fits
+                if best is None or total - t_raw < best[0] - best[1]:
+                    best = (total, t_raw, {k: s / fits for k, s in timers.spent.items()})
+        finally:
+            gc.enable()
     total, t_raw, parts = best
-    return {"nfev": nfev, "engine_nfev": engine_nfev, "raw_nfev": raw_nfev, "total": total,
-            "raw": t_raw, "parts": parts, "polished": polished, "fits": fits, "rounds": rounds,
-            "npoints": npoints}
+    return {"nfev": nfev, "evals": evals, "runs": runs, "raw_nfev": raw_nfev, "total": total,
+            "raw": t_raw, "parts": parts, "costs": evaluation_costs(npoints),
+            "polished": polished, "fits": fits, "rounds": rounds, "npoints": npoints}
+
+
+def accounting(res):
+    """The extra time of a fit over raw leastsq's, by cause (seconds per fit).
+
+    From the stage timers of `per_fit` and the costs of one evaluation
+    (`evaluation_costs`): the Parameters path is what each evaluation
+    costs beyond your vector function; the differences' own work is the
+    Jacobians' time beyond their evaluations; the final stage's arithmetic
+    is its time beyond its Jacobians and evaluations; MINPACK's share is
+    what is left, its time beside raw leastsq's beyond their evaluations.
+    The lines add up to the extra time exactly; the estimates of one
+    evaluation's cost move time between them.
+    """
+    get, ev, c = res["parts"].get, res["evals"].get, res["costs"]
+    steps = ev("jac_engine", 0) + ev("jac_final", 0)
+    trials_engine = ev("minpack", 0) - ev("jac_engine", 0)
+    others = res["nfev"] - steps - trials_engine  # the final stage's own (a Gauss-Newton step)
+    jacobians = get("jac_engine", 0.0) + get("jac_final", 0.0)
+    final = get("certify", 0.0)
+    engine_own = (get("minpack", 0.0) - get("jac_engine", 0.0) - trials_engine * c["trial"]
+                  - (res["raw"] - res["raw_nfev"] * c["vector"]))
+    once = res["total"] - get("minpack", 0.0) - final
+    return {
+        f"more evaluations than raw leastsq ({res['nfev'] - res['raw_nfev']:+d})":
+            (res["nfev"] - res["raw_nfev"]) * c["vector"],
+        f"the Parameters path, on {res['nfev']} evaluations":
+            trials_engine * (c["trial"] - c["vector"]) + steps * (c["step"] - c["vector"])
+            + others * (c["objective"] - c["vector"]),
+        f"the differences' own work, {steps} steps":
+            jacobians - steps * c["step"],
+        "the final stage's arithmetic (analysis, tests)":
+            final - get("jac_final", 0.0) - others * c["objective"],
+        "once per fit (setup, statistics, error bars)": once,
+        "MINPACK's own arithmetic, beside raw's": engine_own,
+    }
 
 
 def print_per_fit(res):
-    us, nfev, raw_nfev, engine_nfev = 1e6, res["nfev"], res["raw_nfev"], res["engine_nfev"]
-    total, t_raw, parts = res["total"], res["raw"], dict(res["parts"])
+    us, nfev, raw_nfev = 1e6, res["nfev"], res["raw_nfev"]
+    total, t_raw, get = res["total"], res["raw"], res["parts"].get
+    ev, runs = res["evals"].get, res["runs"].get
     what = ("the default fit against raw leastsq at its defaults" if res["polished"]
             else "polish=False, factor=100 against raw leastsq, same options")
     print(f"Part 2. Per fit, {res['npoints']} points: {what};\n"
           f"best of {res['rounds']} rounds of {res['fits']} fits (microseconds)\n")
     width = 52
-    get = parts.get
-    inside, final, finish = get(INSIDE, 0.0), get(FINAL, 0.0), get(FINISH, 0.0)
-    print(f"  {f'raw leastsq, {raw_nfev} evaluations':{width}s} {t_raw * us:9.1f}"
-          f"   {t_raw * us / raw_nfev:.2f} per evaluation")
-    print(f"  {f'lmfit_ref.minimize, {nfev} evaluations':{width}s} {total * us:9.1f}"
-          f"   ratio {total / t_raw:.2f}")
-    print(f"  {f'  {INSIDE}, {engine_nfev} evaluations':{width}s} {inside * us:9.1f}"
-          f"   {inside * us / engine_nfev:.2f} per evaluation")
-    print(f"  {ENGINE_JACOBIANS:{width}s} {get(ENGINE_JACOBIANS, 0.0) * us:9.1f}")
-    print(f"  {OWN_WORK:{width}s} {(get('engine.run', 0.0) - inside) * us:9.1f}")
-    print(f"  {f'  {FINAL}, {nfev - engine_nfev} evaluations':{width}s} {final * us:9.1f}")
-    print(f"  {FINAL_JACOBIANS:{width}s} {get(FINAL_JACOBIANS, 0.0) * us:9.1f}")
-    if POLISH in parts:
-        print(f"  {POLISH:{width}s} {get(POLISH) * us:9.1f}")
-    print(f"  {ANALYSE:{width}s} {get(ANALYSE, 0.0) * us:9.1f}")
-    print(f"  {'  statistics, uncertainties (the rest of _finish)':{width}s} "
-          f"{(finish - final) * us:9.1f}")
+
+    def line(label, seconds, note=""):
+        print(f"  {label:{width}s} {seconds * us:9.1f}{note}")
+    line(f"raw leastsq, {raw_nfev} evaluations", t_raw,
+         f"   {t_raw * us / raw_nfev:.2f} per evaluation")
+    line(f"lmfit_ref.minimize, {nfev} evaluations", total, f"   ratio {total / t_raw:.2f}")
+    line(f"  inside MINPACK, {ev('minpack', 0)} evaluations", get("minpack", 0.0))
+    jac = ev("jac_engine", 0)
+    line(f"    of which {runs('jac_engine', 0)} difference Jacobians, {jac} evaluations",
+         get("jac_engine", 0.0), f"   {get('jac_engine', 0.0) * us / max(jac, 1):.2f} per step")
+    line("  the engine's own work (options, guard)", get("run", 0.0) - get("minpack", 0.0))
+    line(f"  the final stage (certify), {ev('certify', 0)} evaluations", get("certify", 0.0))
+    jac = ev("jac_final", 0)
+    line(f"    of which {runs('jac_final', 0)} difference Jacobian(s), {jac} evaluations",
+         get("jac_final", 0.0))
+    if "polish" in res["parts"]:
+        line("    of which the polish (MINPACK again)", get("polish"))
+    line("    of which uncertainty.analyse (one QR, an SVD)", get("analyse", 0.0))
+    line("  statistics, uncertainties (the rest of finish_fit)",
+         get("finish", 0.0) - get("certify", 0.0))
     once = 0.0
-    for label in ("Minimizer(): store, check inputs", "save the Parameters' state",
-                  "prepare (checks, maps, u0)", "build the objective"):
-        once += get(label, 0.0)
-        print(f"  {'  ' + label:{width}s} {get(label, 0.0) * us:9.1f}")
-    rest = total - get("engine.run", 0.0) - finish - once
-    print(f"  {'  the rest (minimize, _fit, resetting the start)':{width}s} {rest * us:9.1f}")
+    for key, label in (("init", "Minimizer(): store, check inputs"),
+                       ("save", "save the Parameters' state"),
+                       ("prepare", "prepare (checks, maps, u0)"),
+                       ("build", "build the objective")):
+        once += get(key, 0.0)
+        line("  " + label, get(key, 0.0))
+    line("  the rest (minimize, _fit, freeing the last fit)",
+         total - get("run", 0.0) - get("finish", 0.0) - once)
+    c = res["costs"]
+    print(f"\n  The extra {(total - t_raw) * us:.0f} over raw leastsq's time, by cause. One "
+          f"evaluation,\n  timed alone at the start: your function {c['vector'] * us:.2f} "
+          f"(vector) and {c['params'] * us:.2f}\n  (Parameters); a trial step "
+          f"{c['trial'] * us:.2f}, a difference step {c['step'] * us:.2f}.")
+    for label, seconds in accounting(res).items():
+        line("  " + label, seconds, f"   {seconds / (total - t_raw):4.0%}")
 
 
 def main():
@@ -363,6 +463,8 @@ def main():
     print_per_fit(per_fit(polished=False))
     print()
     print_per_fit(per_fit(polished=True))
+    print()
+    print_per_fit(per_fit(100000, fits=10, rounds=3, polished=True))
 
 
 if __name__ == "__main__":
