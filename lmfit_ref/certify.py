@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import bounds, differences, polish as finish
-from .reuse import changed, staleness, too_coarse
+from .reuse import changed, staleness, too_coarse, unsettled
 from .uncertainty import CERTIFY, EPS, ROUNDING, analyse, condition
 
 #: Above this many standard errors from a stationary point, the polish
@@ -123,7 +123,8 @@ def certify(obj, u, r, names, nfree, polish=True, maxfev=None, scale_covar=True,
                           names, nfree, maxfev, scale_covar, "polished")
     elif verdict.certified and not _digits(obj, verdict) and _left(obj, maxfev):
         if verdict.jacobian.startswith("the engine"):  # (a step needs J at the point)
-            verdict = _assess(obj, verdict.u, verdict.r, names, nfree, scale_covar, fresh=True)
+            verdict = _assess(obj, verdict.u, verdict.r, names, nfree, scale_covar, fresh=True,
+                              central=True)
         stepped = (finish.gauss_newton_step(obj, verdict)
                     if verdict.certified and not _digits(obj, verdict) and _left(obj, maxfev)
                     else None)
@@ -269,14 +270,15 @@ def _held(obj, u, free):
     return flags, sides
 
 
-def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
+def _assess(obj, u, r, names, nfree, scale_covar, fresh=False, central=False):
     """Steps 1-3 at u: choose J, analyse it, give the verdict.
 
-    The engine's last Jacobian is used when the values moved by at most
-    ``ERRORBARS`` of their scale since it was taken, the test it gives plus
-    its `_staleness` is within ``FINISH``, and forward differences are
-    accurate enough (`_too_coarse`). Otherwise J is taken afresh at u, by
-    forward differences where they are accurate enough, else central.
+    The engine's last Jacobian is used (unless `fresh`) when the values
+    moved by at most ``ERRORBARS`` of their scale since it was taken, the
+    test it gives plus its ``reuse.staleness`` is within ``FINISH``, and
+    forward differences are accurate enough (``reuse.too_coarse``).
+    Otherwise J is taken afresh at u, by forward differences where they are
+    accurate enough, else (or if `central`) by central ones.
     """
     u, r = np.array(u, dtype=float), np.array(r, dtype=float)
     problems, margin, out = [], None, None
@@ -297,10 +299,15 @@ def _assess(obj, u, r, names, nfree, scale_covar, fresh=False):
     if margin is None:
         # Forward differences (n evaluations) where their error, times
         # kappa, stays well inside FINISH; else central (2n).
-        if obj.last is not None and obj.last[3] != "user":  # (kappa from the engine's J)
-            J = obj.last[1]
-            central = too_coarse(obj, "forward", J, r, u, condition(J), 0.1 * FINISH)
-        else:
+        if not central and obj.last is not None and obj.last[3] != "user":
+            J = obj.last[1]  # (kappa estimated from the engine's J)
+            # A last Gauss-Newton step, if the engine's last steps say one
+            # will be wanted, needs J accurate to the last digits: central
+            # (forward differences err by ~1e-7 of a column where the data
+            # dwarf a parameter's part of the model, as on NIST's Roszman1).
+            central = (too_coarse(obj, "forward", J, r, u, condition(J), 0.1 * FINISH)
+                       or unsettled(obj, u, DIGITS))
+        elif not central:
             central = True
         kind = "central" if central else "forward"
         J = obj.jacobian_P(obj.values(u), r, central=central, nfree=nfree)

@@ -165,9 +165,12 @@ def sigma_held(J, r, nfree):
 
 
 def _try(at_values, P):
-    """``at_values(P)`` as a fresh float array, or None where it is not finite."""
+    """``at_values(P)`` as a float array (not copied: use it before the next call), or None.
+
+    None where the residual is not finite.
+    """
     try:
-        return np.array(at_values(P), dtype=float)
+        return np.asarray(at_values(P), dtype=float)
     except FloatingPointError:  # the hot path's NonFiniteResidual
         return None
 
@@ -231,7 +234,8 @@ def jacobian(at_values, P, floor, lo=None, hi=None, central=False, r0=None, rel=
         cap = rel * max(abs(Pj), 1.0, scale)
         h = rel * scale or rel
         while True:
-            column = _column(at_values, at_P, P, j, h, lo[j], hi[j], central)
+            column = _column(at_values, at_P, P, j, h, lo[j], hi[j], central,
+                             None if J is None else J[:, j])
             if h >= cap:
                 break
             if rounding is None:  # what rounding of r alone would change it by
@@ -239,9 +243,9 @@ def jacobian(at_values, P, floor, lo=None, hi=None, central=False, r0=None, rel=
             if _largest(column) * h > rounding:
                 break
             h = min(h * ENLARGE, cap)
-        if J is None:  # (by columns: each is written contiguously)
+        if J is None:  # (by columns: each is written in place, contiguously)
             J = np.empty((column.size, n), order="F")
-        J[:, j] = column
+            J[:, j] = column
     return J
 
 
@@ -250,8 +254,12 @@ def _largest(a):
     return max(float(a.max()), -float(a.min()))
 
 
-def _column(at_values, at_P, P, j, h, a, b, central):
-    """One column: the quotient on the side(s) with room and a finite residual."""
+def _column(at_values, at_P, P, j, h, a, b, central, out=None):
+    """One column, written into `out` (or a new array): the quotient on the side(s) with room.
+
+    Each side must give a finite residual. The arithmetic is done in place
+    in `out`: a residual is kept only until the next evaluation.
+    """
     Pj = float(P[j])
     room_up = math.inf if b is None else b - Pj
     room_down = math.inf if a is None else Pj - a
@@ -261,22 +269,42 @@ def _column(at_values, at_P, P, j, h, a, b, central):
     if room_down >= h and -1 not in sides:
         sides.append(-1)
     if central and len(sides) == 2:
-        r_up, r_down = _at(at_values, P, j, Pj + h), _at(at_values, P, j, Pj - h)
-        if r_up is not None and r_down is not None:
-            return (r_up[0] - r_down[0]) / (r_up[1] - r_down[1])
+        up = _at(at_values, P, j, Pj + h)
+        if up is not None:
+            out = _store(up[0], out)
+            down = _at(at_values, P, j, Pj - h)
+            if down is not None:  # (r_up - r_down) / (P_up - P_down)
+                out -= down[0]
+                out *= 1.0 / (up[1] - down[1])
+                return out
     for sign in sides:  # one-sided, second order if central (3 points), else first order
         x1 = Pj + sign * h
         r1 = _at(at_values, P, j, x1)
         if r1 is None:
             continue
+        step = r1[1] - Pj  # the step actually taken
+        out = _store(r1[0], out)
         room = room_up if sign > 0 else room_down
         if central and room >= 2 * h:
             r2 = _at(at_values, P, j, Pj + 2 * sign * h)
-            if r2 is not None:
-                step = r1[1] - Pj  # the steps actually taken: Pj + s*h, Pj + 2*s*h
-                return (4.0 * r1[0] - 3.0 * at_P() - r2[0]) / (2.0 * step)
-        return (r1[0] - at_P()) / (r1[1] - Pj)
+            if r2 is not None:  # (4 r1 - 3 r0 - r2) / (2 step)
+                out *= 4.0
+                out -= 3.0 * at_P()
+                out -= r2[0]
+                out *= 1.0 / (2.0 * step)
+                return out
+        out -= at_P()  # (r1 - r0) / step
+        out *= 1.0 / step
+        return out
     at_values(_moved(P, j, Pj + sides[0] * h))  # raises, with the hot path's account
+
+
+def _store(r, out):
+    """r copied into `out` (a new array if None)."""
+    if out is None:
+        return np.array(r, dtype=float)
+    np.copyto(out, r)
+    return out
 
 
 def _moved(P, j, x):

@@ -35,7 +35,7 @@ import numpy as np
 
 from . import differences
 
-__all__ = ["staleness", "changed", "too_coarse"]
+__all__ = ["staleness", "changed", "too_coarse", "unsettled"]
 
 def staleness(obj, u, u_J, kind, out, J, r):
     """How far the stationarity test with J taken at u_J (by `kind`) may be off at u.
@@ -108,4 +108,26 @@ def _error(obj, kind, J, r, P):
     return differences.error(J, r, P, obj.floor if obj.floor is not None else np.abs(P),
                              central=kind == "central", rel=obj.step if kind == "forward" else None)
 
+
+def unsettled(obj, u, digits):
+    """True if some value is likely still more than `digits` of itself from the minimum.
+
+    Before any analysis, from the engine's last two steps alone: if it
+    converges linearly with rate rho (estimated as in `staleness`, here in
+    units of each parameter's scale L), P_j is still about ``rho * |P_j -
+    P_J,j|`` from its limit. Used to take the Jacobian for a last
+    Gauss-Newton step by central differences at once, instead of forward
+    ones first. (Without two steps to go by: True.)
+    """
+    if obj.last is None or obj.previous is None:
+        return True
+    P = np.array(obj.values(u))
+    P_J, P_before = np.array(obj.values(obj.last[0])), np.array(obj.values(obj.previous))
+    L = differences.scales(P, obj.floor if obj.floor is not None else np.abs(P))
+    step, before = np.abs(P - P_J), np.abs(P_J - P_before)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.max(step / L) / np.max(before / L)
+    if not math.isfinite(rate):
+        return True
+    return bool(np.any(min(rate, 1.0) * step > digits * np.abs(P)))
 
