@@ -199,9 +199,11 @@ class _Profile:
             if self.free:
                 # Only the chi-square is needed, and near a minimum it is
                 # accurate to the square of the values' error: the loose
-                # tolerance suffices, and polishing would add 2n + 1
-                # evaluations per iteration for digits nobody reads.
-                self.fitter.leastsq(xtol=self.tol, ftol=self.tol, polish=False)
+                # tolerance suffices, and the final stage (a Jacobian for
+                # the certificate and error bars, perhaps a polish) would
+                # add evaluations for numbers nobody reads.
+                self.fitter._fit("leastsq", {"xtol": self.tol, "ftol": self.tol},
+                                 final_stage=False)
                 chi = self.fitter.chisqr
             else:  # nothing left to fit: the chi-square of the model as it stands
                 chi = _chisqr_now(self.fitter)
