@@ -290,3 +290,35 @@ def test_evaluations_of_a_finished_fit_pay_only_for_the_certificate():
     out = minimize(residual, p)
     assert out.success and out.nfev == calls[0]
     assert calls[0] <= raw_calls[0] + 2 * 4 + 2, (calls[0], raw_calls[0])
+
+
+def test_a_reused_engine_jacobian_gives_the_error_bars_of_a_fresh_one():
+    # The manual's decaying sine on 100000 points with decay in [0, 0.1]:
+    # MINPACK's last step is tiny, and the final stage reuses its Jacobian
+    # (no evaluations). The error bars and the test must be those a fresh
+    # central-difference Jacobian at the reported point gives: error bars
+    # to 2e-6 (certify.ERRORBARS, with the differences' own error), and the
+    # point within CERTIFY of a stationary point.
+    from lmfit_ref import uncertainty
+    from lmfit_ref.differences import jacobian as differences_jacobian
+    x = np.linspace(0.0, 10.0, 100000)
+    y = 12.0 * np.sin(3.1 * x + 0.25) * np.exp(-0.007 * x * x) \
+        + np.random.default_rng(20261130).normal(0.0, 0.5, x.size)
+
+    def model(v):
+        return y - v[0] * np.sin(x * v[2] + v[1]) * np.exp(-x * x * v[3])
+    p = Parameters()
+    for name, value in dict(amp=10.0, shift=0.2, omega=3.0, decay=0.02).items():
+        p.add(name, value=value)
+    p['decay'].min, p['decay'].max = 0.0, 0.1
+    names = list(p)
+    out = minimize(lambda p: model([p[n].value for n in names]), p)
+    assert out.success and out.errorbars
+    assert out.engine_info['jacobian'].startswith("the engine"), out.engine_info
+    best = np.array([p[n].value for n in names])
+    r = model(best)
+    J = differences_jacobian(model, best, np.abs(best), central=True, r0=r)
+    fresh = uncertainty.analyse(J, r, x.size - 4, names, best)
+    assert fresh.worst()[1] <= uncertainty.CERTIFY
+    np.testing.assert_allclose([p[n].stderr for n in names],
+                               np.sqrt(np.diag(fresh.cov)), rtol=2e-6)
