@@ -10,7 +10,6 @@ References, all independent of lmfit_ref: closed-form linear least squares
 ``scipy.optimize.leastsq`` started at the truth with an analytic ``Dfun``
 and tolerances near machine epsilon, its covariance ``cov_x * s**2``.
 """
-import math
 
 import numpy as np
 import pytest
