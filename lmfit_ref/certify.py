@@ -11,11 +11,12 @@ after any engine, in four steps:
    last one is reused (no evaluations) if the values moved since it was
    taken by at most ``ERRORBARS`` of their scale, forward differences are
    accurate enough for this J's condition number, and the test it gives
-   holds within ``FINISH`` with a margin for its age (`_staleness`): the
-   move, in standard errors, times the Gauss-Newton contraction rate,
+   holds within ``FINISH`` with a margin for its age (``reuse.staleness``):
+   the move, in standard errors, times the Gauss-Newton contraction rate,
    estimated from the engine's last two steps. Otherwise J is taken afresh
    at the point: forward differences (n evaluations), or central (2n)
-   where forward ones would be too coarse. A user's ``Dfun`` is compared
+   where forward ones would be too coarse or a last Gauss-Newton step
+   looks likely (``reuse.unsettled``). A user's ``Dfun`` is compared
    with central differences, once (``DFUN_TOL``).
 2. **The test** (``uncertainty.analyse``): the Gauss-Newton step, each
    component in its parameter's standard error, ``z_j``; plus the margin.

@@ -284,16 +284,17 @@ def _column(at_values, at_P, P, j, h, a, b, central, out=None):
             continue
         step = r1[1] - Pj  # the step actually taken
         out = _store(r1[0], out)
+        r0 = at_P()  # (evaluated, if need be, before r2: r2 is kept only till the next call)
         room = room_up if sign > 0 else room_down
         if central and room >= 2 * h:
             r2 = _at(at_values, P, j, Pj + 2 * sign * h)
             if r2 is not None:  # (4 r1 - 3 r0 - r2) / (2 step)
                 out *= 4.0
-                out -= 3.0 * at_P()
+                out -= 3.0 * r0
                 out -= r2[0]
                 out *= 1.0 / (2.0 * step)
                 return out
-        out -= at_P()  # (r1 - r0) / step
+        out -= r0  # (r1 - r0) / step
         out *= 1.0 / step
         return out
     at_values(_moved(P, j, Pj + sides[0] * h))  # raises, with the hot path's account

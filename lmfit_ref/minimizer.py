@@ -13,7 +13,8 @@ This module composes the others. The data path of one fit:
    constrained parameters in their precomputed order, calls the user's
    function, and checks what came back (an array of float, the same length
    every time, every element finite) with a handful of cheap tests. No
-   parsing, no sorting, no dictionaries built, no copies.
+   parsing, no sorting, no dictionaries built, and no copies unless the
+   function returns the same array again.
 3. After the engine returns, ``results.finish_fit`` runs the final stage
    (``certify.py``), which checks that
    its point is a minimum, in units of the standard errors, polishing it

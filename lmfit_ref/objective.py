@@ -127,6 +127,7 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
     shape = None  # (ndata,), learned from the first evaluation
     isfinite_all = np.isfinite  # (a local name: the hot path reads no globals)
     count = 0
+    returned = [None]  # what the function returned last (to see it reuse an array)
     order = [(par, par.name, expression) for par, expression in plan.order] if plan else []
     # Only the varying values that some constraint reads go to the symtable
     # (all of them if one calls a function that may read anything).
@@ -181,6 +182,7 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
         except Exception as err:
             raise FitError(f"the residual function raised {type(err).__name__}: {err} "
                            f"at evaluation {count} (parameters {_describe(params)})") from err
+        previous, returned[0] = returned[0], r
         # Fast test: a 1-d float64 array of the length seen before. Anything
         # else (a list, another dtype or length, the first call) goes the
         # slow way, which converts or raises.
@@ -190,6 +192,14 @@ def make_objective(userfcn, params, args, kws, varying, maps, plan, user_jacobia
             fast = False
         if not fast:
             r = check(r)
+        # The engines and the differences keep residuals across evaluations.
+        # A function that writes each result into one array it returns again
+        # would change them all: its results are copied, the first always
+        # (no reuse can be seen yet), later ones when the array is the last
+        # one again (an O(1) test). A function that returns new arrays costs
+        # one copy per fit.
+        if previous is None or (r is previous or np.may_share_memory(r, previous)):
+            r = r.copy()
         # Every element finite? np.isfinite(r).all() is exact, never warns
         # and stays on this thread. (Cheaper-looking tests fail somewhere: a
         # sum warns on inf - inf, r @ r overflows past 1e154, and a BLAS dot

@@ -54,10 +54,10 @@ def staleness(obj, u, u_J, kind, out, J, r):
     One pair of steps gives a rough rho: measured against a fresh central
     Jacobian (book/certificate.md), it was right to 1 % on large-residual
     problems (rho ~ 0.6: NIST's ENSO, MGH09, Thurber) and within 1.1 on
-    Roszman1 and Chwirut2, but 0.5 to 11 times the truth on the manual's
-    small-residual decaying sine, where Gauss-Newton converges faster than
-    linearly. J is only reused when the test with this margin is within
-    FINISH = 1e-5, a hundredth of CERTIFY: a verdict resting on it would be
+    Roszman1 and Chwirut2, but from about half to ten times the truth on
+    the manual's small-residual decaying sine, where Gauss-Newton converges
+    faster than linearly. J is only reused when the test with this margin
+    is within FINISH = 1e-5, a hundredth of CERTIFY: a verdict resting on it would be
     wrong only if rho were off a hundredfold. The difference error assumes
     r bends on the scale L of each parameter (``differences.error``); for a
     frequency or a phase it bends faster, and the error is larger.

@@ -321,3 +321,31 @@ def test_a_reused_engine_jacobian_gives_the_error_bars_of_a_fresh_one():
     assert fresh.worst()[1] <= uncertainty.CERTIFY
     np.testing.assert_allclose([p[n].stderr for n in names],
                                np.sqrt(np.diag(fresh.cov)), rtol=2e-6)
+
+
+def test_a_function_that_reuses_its_output_array():
+    # Writing every result into one array and returning it is legal (SciPy
+    # copies what it is given); the fit must not read a residual that a
+    # later evaluation overwrote.
+    out_array = np.empty(T.size)
+
+    def residual(p):
+        np.subtract(p['A'].value * np.exp(-T / p['tau'].value), Y_DECAY, out=out_array)
+        return out_array
+    p = Parameters()
+    p.add('A', value=4.0)
+    p.add('tau', value=1.0, min=0.0)
+    out = minimize(residual, p)
+    assert judge(out, p, ['A', 'tau'], *DECAY_REF) == "right"
+
+
+def test_differences_of_a_function_that_reuses_its_output_array():
+    from lmfit_ref.differences import jacobian
+    buffer, x = np.empty(5), np.linspace(0.0, 1.0, 5)
+
+    def shared(P):
+        np.multiply(P[0], x, out=buffer)
+        return buffer
+    for kw in (dict(central=True), dict(central=False), dict(central=True, hi=[1.0])):
+        J = jacobian(shared, [0.999999999], [1.0], **kw)   # the exact column is x
+        np.testing.assert_allclose(J[:, 0], x, atol=1e-6)
