@@ -295,7 +295,8 @@ def _assess(obj, u, r, names, nfree, scale_covar, fresh=False, central=False):
         margin = staleness(obj, u, u_J, kind, out, J, r)
         how = f"the engine's last ({kind} differences), reused"
         # (nor if a fresh one would have to be central: see below)
-        if out.worst()[1] + margin > FINISH or too_coarse(obj, kind, J, r, u, out.kappa, 0.1 * FINISH):
+        if (out.worst()[1] + margin > FINISH
+                or too_coarse(obj, kind, J, r, u, out.kappa, 0.1 * FINISH)):
             margin = None
     if margin is None:
         # Forward differences (n evaluations) where their error, times

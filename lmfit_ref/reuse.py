@@ -57,10 +57,11 @@ def staleness(obj, u, u_J, kind, out, J, r):
     Roszman1 and Chwirut2, but from about half to ten times the truth on
     the manual's small-residual decaying sine, where Gauss-Newton converges
     faster than linearly. J is only reused when the test with this margin
-    is within FINISH = 1e-5, a hundredth of CERTIFY: a verdict resting on it would be
-    wrong only if rho were off a hundredfold. The difference error assumes
-    r bends on the scale L of each parameter (``differences.error``); for a
-    frequency or a phase it bends faster, and the error is larger.
+    is within FINISH = 1e-5, a hundredth of CERTIFY: a verdict resting on
+    it would be wrong only if rho were off a hundredfold. The difference
+    error assumes r bends on the scale L of each parameter
+    (``differences.error``); for a frequency or a phase it bends faster,
+    and the error is larger.
     """
     P, P_J = np.array(obj.values(u)), np.array(obj.values(u_J))
     free = [j for j in range(len(P)) if j not in out.held]
