@@ -98,10 +98,12 @@ def scales(P, floor):
     >>> scales([3.0, 1e-13, 0.0], [0.5, 5e-3, 1e9]).tolist()
     [3.0, 0.005, 1.0]
     """
-    a = np.abs(np.asarray(P, dtype=float))
-    f = np.asarray(floor, dtype=float)
-    f = np.where(f == f, np.minimum(f, np.maximum(a, 1.0)), 1.0)  # (NaN: 1)
-    return np.maximum(a, f)
+    # (Plain Python: for the few parameters of a fit, faster than NumPy's calls.)
+    L = []
+    for p, f in zip(np.asarray(P, dtype=float).tolist(), np.asarray(floor, dtype=float).tolist()):
+        a = abs(p)
+        L.append(max(a, min(f, max(a, 1.0)) if f == f else 1.0))  # (a NaN floor: 1)
+    return np.array(L)
 
 
 def model_size(J, r, P):
@@ -160,8 +162,7 @@ def sigma_held(J, r, nfree):
     r = np.asarray(r, dtype=float)
     s = math.sqrt(float(r @ r) / (nfree if nfree > 0 else max(len(r), 1)))
     norms = np.sqrt(np.einsum("ij,ij->j", J, J))
-    with np.errstate(divide="ignore"):
-        return np.where(norms > 0, s / np.where(norms > 0, norms, 1.0), math.inf)
+    return np.where(norms > 0, s / np.where(norms > 0, norms, 1.0), math.inf)
 
 
 def _try(at_values, P):
